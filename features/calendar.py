@@ -1,0 +1,37 @@
+"""Exchange sessions from exchange-calendars, so gaps are judged against real trading days."""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+
+_FIRST = "1990-01-01"
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(name: str):
+    import exchange_calendars as xcals  # deferred: ~0.5 s to import
+
+    try:
+        return xcals.get_calendar(name, start=_FIRST)
+    except xcals.errors.InvalidCalendarName:
+        raise ValueError(f"unknown exchange calendar {name!r} (see exchange_calendars.get_calendar_names())") from None
+
+
+def sessions(name: str, start, end) -> pd.DatetimeIndex:
+    """Trading sessions of exchange `name` between start and end inclusive (naive dates).
+
+    Dates outside the calendar's bounds are clipped to them.
+    """
+    cal = _calendar(name)
+    lo = max(pd.Timestamp(start), cal.first_session.tz_localize(None) if cal.first_session.tz else cal.first_session)
+    hi = min(pd.Timestamp(end), cal.last_session.tz_localize(None) if cal.last_session.tz else cal.last_session)
+    if lo > hi:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    return pd.DatetimeIndex(cal.sessions_in_range(lo, hi)).tz_localize(None).astype("datetime64[ns]")
+
+
+def previous_session(name: str, day) -> pd.Timestamp:
+    """The last session on or before `day`."""
+    got = sessions(name, pd.Timestamp(day) - pd.Timedelta(days=10), day)
+    return got[-1]

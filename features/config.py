@@ -1,0 +1,44 @@
+"""Feature and matrix settings, declared in one place (overridable from a YAML `features:` section)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+def _windows(**w: int) -> dict[str, int]:
+    return dict(w)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    # relative-return windows in sessions (momentum features and the heatmap's descriptive columns)
+    return_windows: dict[str, int] = field(
+        default_factory=lambda: _windows(**{"1D": 1, "1W": 5, "1M": 21, "3M": 63, "6M": 126, "12M": 252})
+    )
+    # descriptive rotation matrix: windows and the neutral band (percentage points)
+    matrix_windows: dict[str, int] = field(default_factory=lambda: _windows(**{"1M": 21, "3M": 63, "12M": 252}))
+    neutral_threshold_pp: float = 0.5
+    skip_recent: int = 21  # 12-1 momentum skips the last month
+    trend_windows: tuple[int, ...] = (50, 200)
+    volatility_windows: tuple[int, ...] = (21, 63, 126)
+    volume_short: int = 5
+    volume_long: int = 63
+    beta_window: int = 126
+    indicator_period: int = 14  # ATR %, MFI, RSI (TA-Lib defaults)
+    rrg_smooth: int = 63  # RS-ratio: relative strength vs its own moving average ...
+    rrg_norm: int = 252  # ... z-scored over a trailing window (causal, never full-sample)
+    rrg_momentum_lag: int = 10
+    max_fill: int = 5  # sessions a missing sector bar is carried forward before it counts as missing
+
+    @classmethod
+    def from_mapping(cls, raw: dict | None) -> "FeatureConfig":
+        """Build from a YAML mapping; unknown keys are an error naming the key."""
+        raw = dict(raw or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"features config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        for key in ("trend_windows", "volatility_windows"):
+            if key in raw:
+                raw[key] = tuple(int(v) for v in raw[key])
+        return cls(**raw)

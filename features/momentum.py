@@ -1,0 +1,44 @@
+"""Momentum: relative strength vs the benchmark over several windows, 12-1, trend, RRG coordinates."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.config import FeatureConfig
+from features.sectors import SectorPanels
+
+
+def log_relative_price(p: SectorPanels) -> pd.DataFrame:
+    """log(sector) - log(benchmark): its differences are log relative returns."""
+    return np.log(p.close).sub(np.log(p.benchmark["close"]), axis=0)
+
+
+def relative_total_return(p: SectorPanels, window: int) -> pd.DataFrame:
+    """Sector total return minus benchmark total return over `window` sessions (simple, as the matrix spec)."""
+    sector = p.close / p.close.shift(window) - 1.0
+    bench = p.benchmark["close"] / p.benchmark["close"].shift(window) - 1.0
+    return sector.sub(bench, axis=0)
+
+
+def _rolling_z(x: pd.DataFrame, window: int) -> pd.DataFrame:
+    mean = x.rolling(window, min_periods=window // 2).mean()
+    std = x.rolling(window, min_periods=window // 2).std()
+    return (x - mean) / std.where(std > 0)
+
+
+def momentum_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
+    rel = log_relative_price(p)
+    out = {f"rel_ret_{name.lower()}": rel - rel.shift(w) for name, w in cfg.return_windows.items()}
+    long = cfg.return_windows.get("12M", 252)
+    out["mom_12_1"] = rel.shift(cfg.skip_recent) - rel.shift(long)
+    for w in cfg.trend_windows:
+        out[f"trend_sma{w}"] = p.close / p.close.rolling(w, min_periods=w).mean() - 1.0
+    # RRG in spirit: RS-ratio = trend of relative strength, RS-momentum = its rate of change;
+    # both z-scored over a trailing window so no value depends on data after its date.
+    rs = np.exp(rel)
+    ratio = rs / rs.rolling(cfg.rrg_smooth, min_periods=cfg.rrg_smooth).mean()
+    rs_ratio = 100.0 + 10.0 * _rolling_z(ratio, cfg.rrg_norm)
+    roc = rs_ratio / rs_ratio.shift(cfg.rrg_momentum_lag) - 1.0
+    out["rs_ratio"] = rs_ratio
+    out["rs_momentum"] = 100.0 + 10.0 * _rolling_z(roc, cfg.rrg_norm)
+    return out

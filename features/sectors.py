@@ -1,0 +1,130 @@
+"""Sector series: one (date x sector) panel per field, from ETFs directly or aggregated from members.
+
+Everything downstream (features, labels, matrix) works on these panels, aligned to the
+benchmark's trading dates, so a sector that starts late (XLC 2018) is simply NaN before it lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.universe import Universe
+
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+@dataclass
+class SectorPanels:
+    """Wide panels indexed by the benchmark's dates; columns are sector keys."""
+
+    open: pd.DataFrame
+    high: pd.DataFrame
+    low: pd.DataFrame
+    close: pd.DataFrame
+    volume: pd.DataFrame
+    benchmark: pd.DataFrame  # columns open/high/low/close/volume of the benchmark
+    context: pd.DataFrame  # columns = context names (vix, yield_10y, ...), closes
+    names: dict[str, str]  # sector key -> display name
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return self.close.index
+
+    @property
+    def sectors(self) -> list[str]:
+        return list(self.close.columns)
+
+    def upto(self, as_of) -> "SectorPanels":
+        """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""
+        cut = lambda df: df.loc[: pd.Timestamp(as_of)]  # noqa: E731
+        return SectorPanels(
+            *(cut(getattr(self, f)) for f in FIELDS), cut(self.benchmark), cut(self.context), dict(self.names)
+        )
+
+
+def _wide_numpy(bars: pd.DataFrame, tickers: list[str], dates: pd.DatetimeIndex, fields) -> dict[str, np.ndarray]:
+    """Scatter tidy bars into (date x ticker) arrays without pandas pivots (the 10M-row case)."""
+    sub = bars[bars["ticker"].isin(tickers)]
+    col = pd.Index(tickers).get_indexer(sub["ticker"])
+    row = dates.get_indexer(sub["date"])
+    ok = row >= 0
+    out = {}
+    for f in fields:
+        arr = np.full((len(dates), len(tickers)), np.nan)
+        arr[row[ok], col[ok]] = sub[f].to_numpy(dtype="float64")[ok]
+        out[f] = arr
+    return out
+
+
+def _aggregate_members(arr: dict[str, np.ndarray], universe: Universe, members: list[str]) -> dict[str, np.ndarray]:
+    """Equal- (or cap-) weighted sector index from members' daily returns.
+
+    A member counts on day t only if it has closes on t-1 and t, so listings and delistings
+    inside the window neither jump the index nor leave it stale. High/low/open are the
+    members' weighted ratios to their close applied to the index level; volume is dollar volume.
+    """
+    close = arr["close"]
+    prev = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
+    ret = close / prev - 1.0
+    live = np.isfinite(ret)
+    pos = {t: i for i, t in enumerate(members)}
+    k = len(universe.sectors)
+    weights = np.zeros((len(members), k))
+    for j, s in enumerate(universe.sectors):
+        for m in s.members:
+            weights[pos[m], j] = (s.weights or {}).get(m, 1.0)
+    wsum = live.astype("float64") @ weights
+    sret = np.where(wsum > 0, np.where(live, ret, 0.0) @ weights / np.where(wsum > 0, wsum, 1.0), np.nan)
+    has_close = np.isfinite(close).astype("float64") @ weights > 0
+    level = np.full(sret.shape, np.nan)
+    for j in range(k):  # k sectors, vectorised over time
+        started = np.flatnonzero(has_close[:, j])
+        if started.size == 0:
+            continue
+        first = started[0]
+        growth = np.nan_to_num(sret[first + 1 :, j], nan=0.0)
+        level[first, j] = 100.0
+        level[first + 1 :, j] = 100.0 * np.cumprod(1.0 + growth)
+        level[~has_close[:, j], j] = np.nan
+    out = {"close": level}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        have = np.isfinite(close)
+        denom = np.where(have, 1.0, 0.0) @ weights
+        for f in ("open", "high", "low"):
+            ratio = arr[f] / close
+            ok = np.isfinite(ratio)
+            mean_ratio = np.where(ok, ratio, 0.0) @ weights / np.where(denom > 0, denom, np.nan)
+            out[f] = level * mean_ratio
+        dollar = np.where(have, np.nan_to_num(arr["volume"]) * close, 0.0)
+        out["volume"] = np.where(denom > 0, dollar @ (weights > 0).astype("float64"), np.nan)
+    return out
+
+
+def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> SectorPanels:
+    """Build the aligned panels for a universe from tidy bars (features.bars)."""
+    bench = bars[bars["ticker"] == universe.benchmark]
+    if bench.empty:
+        raise ValueError(f"benchmark {universe.benchmark!r} has no bars; tickers present: "
+                         f"{sorted(bars['ticker'].unique())[:20]}")
+    dates = pd.DatetimeIndex(np.sort(bench["date"].unique()), name="date")
+    keys = [s.key for s in universe.sectors]
+    if universe.is_constituent_based:
+        members = list(dict.fromkeys(m for s in universe.sectors for m in s.members))
+        arrays = _aggregate_members(_wide_numpy(bars, members, dates, FIELDS), universe, members)
+    else:
+        arrays = _wide_numpy(bars, [s.ticker for s in universe.sectors], dates, FIELDS)
+    panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in FIELDS}
+    # a sector missing a few sessions inside its life keeps its last price (volume 0), not a hole
+    alive = panels["close"].notna().cummax() & panels["close"].bfill().notna()
+    for f in ("open", "high", "low", "close"):
+        panels[f] = panels[f].ffill(limit=max_fill).where(alive)
+    panels["volume"] = panels["volume"].where(panels["volume"].notna() | ~alive, 0.0).where(alive)
+    b = _wide_numpy(bars, [universe.benchmark], dates, FIELDS)
+    benchmark = pd.DataFrame({f: b[f][:, 0] for f in FIELDS}, index=dates)
+    ctx_names = [n for n, t in universe.context.items() if t in set(bars["ticker"].unique())]
+    ctx = _wide_numpy(bars, [universe.context[n] for n in ctx_names], dates, ("close",))["close"]
+    context = pd.DataFrame(ctx, index=dates, columns=ctx_names).ffill(limit=max_fill)
+    return SectorPanels(**panels, benchmark=benchmark, context=context,
+                        names={s.key: s.name for s in universe.sectors})

@@ -1,0 +1,1 @@
+"""Serving layer: the BentoML heatmap service and the `sector-heatmap` command line."""

@@ -1,0 +1,43 @@
+"""`sector-heatmap`: one command, a subcommand per job. Heavy imports happen inside each job."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from features import cli as features_cli
+
+# errors a user can cause (bad file, bad option, no data): one clear line, no traceback
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sector-heatmap", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    features_cli.register(sub)
+    for module in ("training.cli", "serving.commands"):
+        try:
+            __import__(module, fromlist=["register"]).register(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        from features.report import DataValidationError
+
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, DataValidationError):
+            print(exc.report.to_text(), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
