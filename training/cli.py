@@ -1,0 +1,61 @@
+"""`sector-heatmap train` and `sector-heatmap evaluate`."""
+from __future__ import annotations
+
+import sys
+import time
+
+from features.cli import add_source_options, announce, feature_config
+
+
+def train_config(args):
+    from features.settings import read_section
+    from training.config import TrainConfig
+
+    return TrainConfig.from_mapping(read_section(args.config, "training"))
+
+
+def cmd_train(args) -> int:
+    from rich.progress import Progress
+
+    from features.pipeline import load_panels
+    from features.table import build_feature_table
+    from training.summary import print_summary
+    from training.tracking import log_and_register
+    from training.train import train
+
+    t0 = time.perf_counter()
+    cfg, fcfg = train_config(args), feature_config(args)
+    loaded = load_panels(args.source, args.universe, fcfg)
+    if args.until:
+        loaded.panels = loaded.panels.upto(args.until)
+    announce(loaded)
+    table = build_feature_table(loaded.panels, fcfg)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("walk-forward folds", total=None)
+        result = train(loaded, cfg, fcfg, progress=lambda: bar.advance(task), table=table)
+    logged = None if args.no_mlflow else log_and_register(result, cfg.store_dir)
+    print_summary(result, logged)
+    total = time.perf_counter() - t0
+    print(f"total {total:.1f}s; LightGBM fitting {result.clock.seconds:.1f}s "
+          f"(ratio {total / max(result.clock.seconds, 1e-9):.2f})", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from training.evaluate import evaluate_registered
+
+    return evaluate_registered(args)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="walk-forward LightGBM per horizon, log to MLflow, champion gate")
+    add_source_options(p)
+    p.add_argument("--until", default=None, help="use data up to this date only (YYYY-MM-DD)")
+    p.add_argument("--no-mlflow", action="store_true", help="compute and print only; log nothing")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="score a registered model on data it has never seen")
+    add_source_options(p)
+    p.add_argument("--model", default="champion", help="champion | a version number | RUN_ID")
+    p.add_argument("--from", dest="date_from", required=True, help="first date to score (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", default=None, help="last date to score (default: latest labelled)")
+    p.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,103 @@
+"""Score one model's out-of-sample predictions with every metric, under flat MLflow-friendly names.
+
+The same function scores LightGBM and the baselines on the same dates, which is the point.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from training.backtest import rotation_backtest
+from training.config import TrainConfig
+from training.metrics import (
+    hit_rate,
+    ic_by_date,
+    interval_coverage,
+    rank_autocorrelation,
+    summarise_ic,
+    summarise_series,
+    top_bottom_spread,
+    top_k_turnover,
+)
+
+
+def _prefixed(prefix: str, stats: dict, keys=("mean", "ci_low", "ci_high", "t_stat")) -> dict:
+    return {f"{prefix}_{k}": stats[k] for k in keys if k in stats}
+
+
+def daily_returns(close: pd.DataFrame | pd.Series):
+    """Simple close-to-close returns; NaN where either close is missing (no filling across gaps)."""
+    return close / close.shift(1) - 1.0
+
+
+def evaluate_scores(
+    scores: pd.DataFrame, sector_close: pd.DataFrame, benchmark_close: pd.Series, horizon: str, cfg: TrainConfig,
+    forecast: pd.DataFrame | None = None,
+) -> tuple[dict, dict]:
+    """Metrics (flat dict of floats) and series (for plots) for one model at one horizon.
+
+    `scores`: (date, sector) with `score` and `label`; `forecast` optionally adds pred/lower/upper/prob
+    columns (return forecasts), used for coverage, Brier score and out-of-sample R².
+    """
+    h = cfg.horizons[horizon]
+    overlap = math.ceil(h / cfg.step)
+    seed = 0
+    constant = scores["score"].groupby(level="date").nunique().max() <= 1
+    metrics: dict[str, float] = {"n_dates": float(scores.index.get_level_values("date").nunique())}
+    series: dict[str, pd.Series] = {}
+    if constant:  # the no-skill baseline: by definition no ranking information
+        for name in ("rank_ic", "ic", "spread"):
+            metrics.update({f"{name}_mean": 0.0, f"{name}_ci_low": 0.0, f"{name}_ci_high": 0.0, f"{name}_t_stat": 0.0})
+        metrics.update(rank_ic_icir=0.0, hit_rate=0.5, rank_autocorr=1.0, top_k_turnover=0.0)
+    else:
+        rank_ic = ic_by_date(scores, "spearman")
+        ic = ic_by_date(scores, "pearson")
+        spread = top_bottom_spread(scores, cfg.top_k)
+        ric = summarise_ic(rank_ic, overlap, cfg.n_boot, cfg.ci, seed)
+        metrics.update(_prefixed("rank_ic", ric))
+        metrics["rank_ic_icir"] = ric["icir"]
+        metrics.update(_prefixed("ic", summarise_ic(ic, overlap, cfg.n_boot, cfg.ci, seed)))
+        metrics.update(_prefixed("spread", summarise_series(spread, overlap, cfg.n_boot, cfg.ci, seed)))
+        metrics["hit_rate"] = hit_rate(scores)
+        metrics["rank_autocorr"] = float(rank_autocorrelation(scores).mean())
+        metrics["top_k_turnover"] = top_k_turnover(scores, cfg.top_k)
+        series.update(rank_ic=rank_ic, spread=spread)
+    metrics.update(_backtest(scores, sector_close, benchmark_close, horizon, cfg, hold_all=constant, series=series))
+    if forecast is not None:
+        metrics.update(_forecast_metrics(scores["label"], forecast))
+    return metrics, series
+
+
+def _backtest(scores, sector_close, benchmark_close, horizon, cfg, hold_all, series) -> dict:
+    dates = scores.index.get_level_values("date").unique().sort_values()
+    every = max(1, cfg.rebalance[horizon] // cfg.step)
+    rebal = dates[::every]
+    s = scores["score"][scores.index.get_level_values("date").isin(rebal)]
+    rets = daily_returns(sector_close)
+    bench = daily_returns(benchmark_close)
+    window = rets.index[(rets.index >= rebal[0])]
+    k = sector_close.shape[1] if hold_all else cfg.top_k
+    bt = rotation_backtest(s, rets.loc[window], bench.loc[window].fillna(0.0), top_k=k, cost_bps=cfg.cost_bps)
+    stats = bt.stats()
+    series["cumulative_vs_benchmark"] = (1 + bt.returns).cumprod() / (1 + bt.benchmark).cumprod()
+    keep = ("ann_excess_vs_benchmark", "ann_excess_vs_equal_weight", "information_ratio", "tracking_error",
+            "max_drawdown_strategy", "max_drawdown_vs_benchmark", "avg_turnover", "ann_cost_drag")
+    return {f"bt_{k}": float(stats[k]) for k in keep}
+
+
+def _forecast_metrics(label: pd.Series, forecast: pd.DataFrame) -> dict:
+    out = {}
+    ok = forecast["pred"].notna() & label.notna()
+    if ok.any():
+        err = label[ok] - forecast["pred"][ok]
+        out["rmse"] = float(np.sqrt((err**2).mean()))
+        out["oos_r2_vs_zero"] = float(1.0 - (err**2).sum() / (label[ok] ** 2).sum())
+    if "lower" in forecast:
+        cov = forecast["lower"].notna() & label.notna()
+        if cov.any():
+            out["interval_coverage"] = interval_coverage(label[cov], forecast["lower"][cov], forecast["upper"][cov])
+            outperf = (label[cov] > 0).astype(float)
+            out["prob_brier"] = float(((forecast["prob"][cov] - outperf) ** 2).mean())
+    return out

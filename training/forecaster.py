@@ -1,0 +1,102 @@
+"""The registered unit: every horizon's booster, the exact feature list, the interval calibration
+and the training window travel together, so serving can never mix versions.
+
+Predictions are forward log returns of a sector relative to the benchmark. Models learn a
+cross-sectionally neutral target; `offset` adds back the average relative return seen in
+training, and conformal residuals from the walk-forward (out-of-sample only) give the interval
+and the probability of outperforming.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+META_FILE = "forecaster.json"
+
+
+@dataclass
+class HorizonModel:
+    sessions: int
+    kind: str  # "regression" (predicts the neutral return) or "rank" (a score, scaled by `slope`)
+    booster_file: str
+    offset: float = 0.0  # mean relative return of the cross-section in training
+    slope: float = 1.0  # rank models: return per unit of cross-sectional z-score of the score
+    residuals: list[float] = field(default_factory=list)  # sorted out-of-sample residuals (conformal)
+    skill: dict = field(default_factory=dict)  # out-of-sample metrics with intervals, for the model card
+
+
+@dataclass
+class SectorForecaster:
+    feature_names: list[str]
+    horizons: dict[str, HorizonModel]
+    training_window: tuple[str, str]
+    coverage: float = 0.8
+    info: dict = field(default_factory=dict)  # universe, data source, data hash, git commit...
+    _boosters: dict = field(default_factory=dict, repr=False)
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, directory: Path, boosters: dict) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, hm in self.horizons.items():
+            boosters[name].save_model(str(directory / hm.booster_file))
+        meta = {k: v for k, v in asdict(self).items() if k != "_boosters"}
+        (directory / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
+        self._boosters = dict(boosters)
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, num_threads: int = 1) -> "SectorForecaster":
+        import lightgbm as lgb
+
+        directory = Path(directory)
+        meta = json.loads((directory / META_FILE).read_text())
+        horizons = {k: HorizonModel(**v) for k, v in meta.pop("horizons").items()}
+        fc = cls(horizons=horizons, **{**meta, "training_window": tuple(meta["training_window"])})
+        fc._boosters = {
+            k: lgb.Booster(model_file=str(directory / hm.booster_file), params={"num_threads": num_threads})
+            for k, hm in horizons.items()
+        }
+        return fc
+
+    # ---- prediction --------------------------------------------------------------------
+    def raw_scores(self, horizon: str, X: pd.DataFrame) -> np.ndarray:
+        return self._boosters[horizon].predict(X.to_numpy(dtype="float64"), num_threads=1)
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per row: pred_H, lower_H, upper_H, prob_outperform_H, rank_H for every horizon H.
+
+        `features` is indexed by (date, sector) or by sector (one date); it must have every
+        feature the models were trained on (extra columns are ignored).
+        """
+        missing = [c for c in self.feature_names if c not in features.columns]
+        if missing:
+            raise ValueError(f"features missing for the model: {missing[:10]}{'...' if len(missing) > 10 else ''}")
+        X = features[self.feature_names]
+        dates = (
+            features.index.get_level_values("date")
+            if isinstance(features.index, pd.MultiIndex)
+            else pd.Index(np.zeros(len(features)))
+        )
+        out = pd.DataFrame(index=features.index)
+        lo_q, hi_q = (1 - self.coverage) / 2, (1 + self.coverage) / 2
+        for name, hm in self.horizons.items():
+            raw = pd.Series(self.raw_scores(name, X), index=features.index)
+            if hm.kind == "rank":
+                g = raw.groupby(dates)
+                raw = (raw - g.transform("mean")) / g.transform("std").replace(0.0, np.nan) * hm.slope
+                raw = raw.fillna(0.0)
+            pred = raw.to_numpy() + hm.offset
+            res = np.asarray(hm.residuals, dtype="float64")
+            out[f"pred_{name}"] = pred
+            if res.size:
+                out[f"lower_{name}"] = pred + np.quantile(res, lo_q)
+                out[f"upper_{name}"] = pred + np.quantile(res, hi_q)
+                # P(pred + e > 0) under the empirical residual distribution
+                out[f"prob_outperform_{name}"] = 1.0 - np.searchsorted(res, -pred, side="right") / res.size
+            out[f"rank_{name}"] = pd.Series(pred, index=features.index).groupby(dates).rank(ascending=False).to_numpy()
+        return out

@@ -1,0 +1,18 @@
+"""The pyfunc wrapper that registers a SectorForecaster as one MLflow model."""
+from __future__ import annotations
+
+import mlflow.pyfunc
+
+from training.forecaster import SectorForecaster
+
+BUNDLE = "bundle"
+
+
+class ForecasterModel(mlflow.pyfunc.PythonModel):
+    """Loads the bundle directory (boosters + forecaster.json) with one LightGBM thread."""
+
+    def load_context(self, context):
+        self.forecaster = SectorForecaster.load(context.artifacts[BUNDLE])
+
+    def predict(self, context, model_input, params=None):
+        return self.forecaster.predict(model_input)

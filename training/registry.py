@@ -1,0 +1,97 @@
+"""Registered models and the `champion` alias: it moves only to a model that is really better.
+
+Promotion compares the primary walk-forward metric logged on each model's training run. The
+alias is set as the very last step of a run, so a crashed or interrupted run never touches it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.forecaster import SectorForecaster
+
+CHAMPION = "champion"
+
+
+def registered_name(universe: str, demo: bool) -> str:
+    """Demo-trained models live under their own name so they never serve real data."""
+    return f"sector-heatmap-{universe}" + ("-demo" if demo else "")
+
+
+@dataclass
+class ChampionModel:
+    forecaster: SectorForecaster
+    card: dict  # name, version, run_id, trained_at, training_window, data_source, skill per horizon
+
+
+@dataclass
+class GateDecision:
+    promoted: bool
+    reason: str
+    previous_version: str | None = None
+    previous_metric: float | None = None
+
+
+def _current_champion(client, name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def champion_gate(name: str, version: str, new_metric: float, metric_key: str) -> GateDecision:
+    """Move `champion` to `version` iff its `metric_key` beats the current champion's."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    current = _current_champion(client, name)
+    if not math.isfinite(new_metric):
+        return GateDecision(False, f"new {metric_key} is not a number; champion unchanged")
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return GateDecision(True, "no champion yet: the new model becomes champion")
+    old = client.get_run(current.run_id).data.metrics.get(metric_key) if current.run_id else None
+    if old is None or not math.isfinite(old) or new_metric > old:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        was = "n/a" if old is None else f"{old:.4f}"
+        return GateDecision(True, f"{metric_key} {new_metric:.4f} beats champion v{current.version} ({was})",
+                            current.version, old)
+    return GateDecision(False, f"{metric_key} {new_metric:.4f} does not beat champion v{current.version} "
+                        f"({old:.4f}); v{version} stays registered, unpromoted", current.version, old)
+
+
+def load_champion(universe: str, demo: bool, store_dir: str | Path = "mlruns") -> tuple[ChampionModel | None, str]:
+    """The champion for a universe, or (None, reason) — never raises for a missing model."""
+    name = registered_name(universe, demo)
+    try:
+        from training.store import open_store
+
+        if open_store(store_dir, create=False) is None:
+            return None, f"no model store at {Path(store_dir).resolve()} (run `make train`)"
+        import mlflow
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        mv = _current_champion(client, name)
+        if mv is None:
+            return None, f"no '{CHAMPION}' registered for {name} (run `make train`)"
+        model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+        forecaster = model.unwrap_python_model().forecaster
+        run = client.get_run(mv.run_id)
+        card = {
+            "name": name,
+            "version": str(mv.version),
+            "run_id": mv.run_id,
+            "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc).isoformat(timespec="seconds"),
+            "training_window": list(forecaster.training_window),
+            "data_source": forecaster.info.get("data_source"),
+            "skill": {h: hm.skill for h, hm in forecaster.horizons.items()},
+        }
+        return ChampionModel(forecaster, json.loads(json.dumps(card, default=str))), "ok"
+    except Exception as exc:  # a broken store must degrade serving to descriptive-only, not crash it
+        return None, f"model unavailable: {type(exc).__name__}: {exc}"

@@ -1,0 +1,51 @@
+"""The end-of-run summary: model vs baselines per horizon, with intervals, and the gate decision."""
+from __future__ import annotations
+
+import math
+
+from training.train import TrainResult
+
+HONESTY = ("With ~11 sectors a date, IC is noisy and sector momentum is a weak predictor: read the "
+           "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill.")
+
+
+def _fmt(v, pct=False, sign=True):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    return f"{v * 100:+.2f}%" if pct else (f"{v:+.3f}" if sign else f"{v:.3f}")
+
+
+def print_summary(result: TrainResult, logged: dict | None = None, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for horizon, hr in result.horizons.items():
+        t = Table(title=f"{horizon} ({result.cfg.horizons[horizon]} sessions) — out of sample, "
+                        f"{len(hr.walk_forward.folds)} yearly folds")
+        for col in ("model", "rank IC [90% CI]", "t (HAC)", "top3-bottom3", "hit rate",
+                    "rotation vs bench /yr", "IR", "coverage 80%"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        for model, m in hr.metrics.items():
+            lo, hi = m.get("rank_ic_ci_low"), m.get("rank_ic_ci_high")
+            style = "bold" if model == hr.chosen else ""
+            skill = "green" if lo is not None and lo > 0 else ("red" if hi is not None and hi < 0 else "")
+            t.add_row(
+                f"[{style}]{model}{' *' if model == hr.chosen else ''}[/]" if style else model,
+                f"[{skill}]{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}][/]" if skill else
+                f"{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}]",
+                _fmt(m.get("rank_ic_t_stat")), _fmt(m.get("spread_mean"), pct=True),
+                _fmt(m.get("hit_rate"), sign=False), _fmt(m.get("bt_ann_excess_vs_benchmark"), pct=True),
+                _fmt(m.get("bt_information_ratio")), _fmt(m.get("interval_coverage"), sign=False),
+            )
+        console.print(t)
+    console.print("* = the LightGBM objective kept for this horizon (best walk-forward rank IC).")
+    console.print(f"[dim]{HONESTY}[/]")
+    tm = result.timings
+    console.print(f"LightGBM fitting: {result.clock.seconds:.1f}s over {result.clock.fits} fits; "
+                  f"train+evaluate {tm.get('train_and_evaluate_s', float('nan')):.1f}s")
+    if logged:
+        gate = logged["gate"]
+        verdict = "[bold green]champion moved[/]" if gate.promoted else "[bold yellow]champion unchanged[/]"
+        console.print(f"MLflow run {logged['run_id']} — registered {logged['model_name']} v{logged['version']}: "
+                      f"{verdict} ({gate.reason})")
