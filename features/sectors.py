@@ -116,15 +116,18 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     else:
         arrays = _wide_numpy(bars, [s.ticker for s in universe.sectors], dates, FIELDS)
     panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in FIELDS}
-    # a sector missing a few sessions inside its life keeps its last price (volume 0), not a hole
-    alive = panels["close"].notna().cummax() & panels["close"].bfill().notna()
+    # a sector missing a few sessions keeps its last price (volume 0), not a hole; "alive" looks
+    # only backwards so that nothing on date t depends on whether the series resumes later
+    alive = panels["close"].notna().cummax()
     for f in ("open", "high", "low", "close"):
-        panels[f] = panels[f].ffill(limit=max_fill).where(alive)
+        filled = panels[f].ffill(limit=max_fill) if max_fill > 0 else panels[f]
+        panels[f] = filled.where(alive)
     panels["volume"] = panels["volume"].where(panels["volume"].notna() | ~alive, 0.0).where(alive)
     b = _wide_numpy(bars, [universe.benchmark], dates, FIELDS)
     benchmark = pd.DataFrame({f: b[f][:, 0] for f in FIELDS}, index=dates)
     ctx_names = [n for n, t in universe.context.items() if t in set(bars["ticker"].unique())]
     ctx = _wide_numpy(bars, [universe.context[n] for n in ctx_names], dates, ("close",))["close"]
-    context = pd.DataFrame(ctx, index=dates, columns=ctx_names).ffill(limit=max_fill)
+    context = pd.DataFrame(ctx, index=dates, columns=ctx_names)
+    context = context.ffill(limit=max_fill) if max_fill > 0 else context
     return SectorPanels(**panels, benchmark=benchmark, context=context,
                         names={s.key: s.name for s in universe.sectors})

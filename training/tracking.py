@@ -31,7 +31,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _clean(metrics: dict) -> dict:
+def clean_metrics(metrics: dict) -> dict:
+    """Finite floats only: MLflow rejects None and NaN would hide in the UI."""
     return {k: float(v) for k, v in metrics.items() if v is not None and pd.notna(v)}
 
 
@@ -71,10 +72,10 @@ def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: s
                     with mlflow.start_run(experiment_id=exp_id, run_name=f"{horizon}/{model}", nested=True):
                         mlflow.set_tags({**tags, "horizon": horizon, "model": model,
                                          "chosen": str(model == hr.chosen)})
-                        mlflow.log_metrics(_clean(metrics))
+                        mlflow.log_metrics(clean_metrics(metrics))
                 chosen = hr.metrics[hr.chosen]
-                summary[horizon] = {"chosen": hr.chosen, **_clean(chosen)}
-                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in _clean(chosen).items()})
+                summary[horizon] = {"chosen": hr.chosen, **clean_metrics(chosen)}
+                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in clean_metrics(chosen).items()})
                 horizon_figure(horizon, hr.series, hr.importance, tmp / f"walk_forward_{horizon}.png")
                 hr.walk_forward.oos.to_csv(tmp / f"oos_predictions_{horizon}.csv.gz", float_format="%.6g")
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
