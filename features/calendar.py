@@ -35,3 +35,14 @@ def previous_session(name: str, day) -> pd.Timestamp:
     """The last session on or before `day`."""
     got = sessions(name, pd.Timestamp(day) - pd.Timedelta(days=10), day)
     return got[-1]
+
+
+def last_complete_session(calendar: str, now: pd.Timestamp) -> pd.Timestamp:
+    """The newest session whose close has passed at `now` (a bar for a later one is partial)."""
+    cal = _calendar(calendar)
+    today = now.tz_convert(cal.tz).tz_localize(None).normalize()
+    recent = sessions(calendar, today - pd.Timedelta(days=14), today)
+    last = recent[-1]
+    if last == today and now < cal.session_close(last):
+        last = recent[-2]
+    return last

@@ -50,7 +50,7 @@ class SectorForecaster:
         return directory
 
     @classmethod
-    def load(cls, directory: Path, num_threads: int = 1) -> "SectorForecaster":
+    def load(cls, directory: Path) -> "SectorForecaster":
         import lightgbm as lgb
 
         directory = Path(directory)
@@ -58,7 +58,7 @@ class SectorForecaster:
         horizons = {k: HorizonModel(**v) for k, v in meta.pop("horizons").items()}
         fc = cls(horizons=horizons, **{**meta, "training_window": tuple(meta["training_window"])})
         fc._boosters = {
-            k: lgb.Booster(model_file=str(directory / hm.booster_file), params={"num_threads": num_threads})
+            k: lgb.Booster(model_file=str(directory / hm.booster_file))  # predict() asks for one thread
             for k, hm in horizons.items()
         }
         return fc

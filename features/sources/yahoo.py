@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import PRICE_COLUMNS
-from features.calendar import _calendar, sessions
+from features.calendar import last_complete_session, sessions
 from features.report import Finding, ValidationReport
 
 CACHE_ENV = "SECTOR_HEATMAP_CACHE"
@@ -252,17 +252,6 @@ def _columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame 
                 sub.columns = sub.columns.get_level_values(-1)
             return sub.rename(columns=lambda c: str(c).lower())
     return None
-
-
-def last_complete_session(calendar: str, now: pd.Timestamp) -> pd.Timestamp:
-    """The newest session whose close has passed at `now` (a bar for a later one is partial)."""
-    cal = _calendar(calendar)
-    today = now.tz_convert(cal.tz).tz_localize(None).normalize()
-    recent = sessions(calendar, today - pd.Timedelta(days=14), today)
-    last = recent[-1]
-    if last == today and now < cal.session_close(last):
-        last = recent[-2]
-    return last
 
 
 def _read_cache_file(path: Path) -> pd.DataFrame:

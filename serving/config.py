@@ -1,0 +1,87 @@
+"""Heatmap settings in one place (overridable from the YAML `serving:` section).
+
+The request vocabulary (timeframes, metric names) lives here too, so the API, the command
+line and the validation all agree on it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = "1.0"
+
+
+def _map(**kv):
+    return dict(kv)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    # request vocabulary (the seed's get_sector_heatmap, plus volatility and predicted)
+    timeframes: tuple[str, ...] = ("1D", "1W", "1M", "3M")
+    default_timeframe: str = "1M"
+    metrics: tuple[str, ...] = ("performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted")
+    # descriptive relative-return columns (names of FeatureConfig.return_windows)
+    descriptive_windows: tuple[str, ...] = ("1D", "1W", "1M", "3M", "12M")
+    # which forecast horizon / feature column answers each timeframe
+    horizon_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(**{"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"}))
+    volume_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(
+        **{"1D": "volume_growth_1w", "1W": "volume_growth_1w", "1M": "volume_growth_1m", "3M": "volume_growth_1m"}))
+    volatility_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(
+        **{"1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"}))
+    # health score: component -> inputs (feature columns, or spread_<W> / relative_volume_signed / pred)
+    health_components: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "relative_strength": ("spread_1M", "spread_3M", "spread_12M"),
+        "trend": ("mom_12_1", "trend_sma50", "trend_sma200", "rs_momentum"),
+        "volume": ("updown_volume_21d", "adosc_norm", "relative_volume_signed"),
+        "sentiment": ("sentiment_score",),
+        "predicted": ("pred",),
+    })
+    health_weights: dict[str, float] = field(default_factory=lambda: {
+        "relative_strength": 0.35, "trend": 0.20, "volume": 0.15, "sentiment": 0.10, "predicted": 0.20,
+    })
+    volume_confirm_window: str = "1M"  # relative volume counts as confirmation in the direction of this spread
+    full_skill_rank_ic: float = 0.10  # a significant out-of-sample rank IC this high earns the full predicted weight
+    # freshness: stale when the data is this many sessions (or more) behind the last expected session
+    stale_sessions: int = 3
+    # diverging red-yellow-green scale for the health score (ColorBrewer RdYlGn ends and middle)
+    color_stops: tuple[tuple[float, str], ...] = ((0.0, "#d73027"), (50.0, "#fee08b"), (100.0, "#1a9850"))
+
+    def __post_init__(self) -> None:
+        if set(self.health_weights) != set(self.health_components):
+            raise ValueError(f"serving config: health_weights keys {sorted(self.health_weights)} must match "
+                             f"health_components {sorted(self.health_components)}")
+        bad = {k: w for k, w in self.health_weights.items() if not w >= 0}
+        if bad:
+            raise ValueError(f"serving config: health_weights must be >= 0, got {bad}")
+        if self.default_timeframe not in self.timeframes:
+            raise ValueError(f"serving config: default_timeframe {self.default_timeframe!r} not in {self.timeframes}")
+        for name in ("horizon_for_timeframe", "volume_for_timeframe", "volatility_for_timeframe"):
+            missing = set(self.timeframes) - set(getattr(self, name))
+            if missing:
+                raise ValueError(f"serving config: {name} lacks timeframe(s) {sorted(missing)}")
+        if self.stale_sessions < 1:
+            raise ValueError(f"serving config: stale_sessions must be >= 1, got {self.stale_sessions}")
+
+    @property
+    def spread_windows(self) -> tuple[str, ...]:
+        """Every relative-return window the heatmap needs: displayed ones and the health inputs."""
+        used = [n.removeprefix("spread_") for ins in self.health_components.values() for n in ins if n.startswith("spread_")]
+        return tuple(dict.fromkeys([*self.descriptive_windows, *self.timeframes, *used, self.volume_confirm_window]))
+
+    @classmethod
+    def from_mapping(cls, raw: dict | None) -> "ServingConfig":
+        """Build from a YAML mapping; unknown keys are an error naming the key."""
+        raw = dict(raw or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"serving config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        for key in ("timeframes", "metrics", "descriptive_windows"):
+            if key in raw:
+                raw[key] = tuple(str(v) for v in raw[key])
+        if "health_components" in raw:
+            raw["health_components"] = {k: tuple(v) for k, v in raw["health_components"].items()}
+        if "color_stops" in raw:
+            raw["color_stops"] = tuple((float(s), str(c)) for s, c in raw["color_stops"])
+        return cls(**raw)

@@ -1,0 +1,97 @@
+"""The heatmap request: parsed and checked once, with errors that name the bad field.
+
+Every problem raises ValueError("<field>: <what is wrong>") so the service can answer 4xx.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from serving.config import ServingConfig
+
+ALIASES = {"benchmark": "market_index"}
+
+
+@dataclass(frozen=True)
+class HeatmapRequest:
+    universe: str = "us_sectors"
+    timeframe: str = "1M"
+    metrics: tuple[str, ...] = ()  # empty = all metrics
+    market_index: str | None = None  # the benchmark; must be the universe's own
+    as_of: pd.Timestamp | None = None  # None = latest data
+
+    @classmethod
+    def parse(cls, raw: Mapping | None = None, cfg: ServingConfig | None = None, today=None) -> "HeatmapRequest":
+        """From a JSON-like mapping (API body, CLI options); unknown keys are an error."""
+        cfg = cfg or ServingConfig()
+        if raw is not None and not isinstance(raw, Mapping):
+            raise ValueError(f"request: expected an object of parameters, got {type(raw).__name__}")
+        raw = {ALIASES.get(k, k): v for k, v in dict(raw or {}).items() if v is not None}
+        unknown = set(raw) - {"universe", "timeframe", "metrics", "market_index", "as_of"}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
+                             "market_index (or benchmark), as_of")
+        req = cls(
+            universe=_text(raw.get("universe", cls.universe), "universe"),
+            timeframe=_text(raw.get("timeframe", cfg.default_timeframe), "timeframe").upper(),
+            metrics=_metrics(raw.get("metrics")),
+            market_index=_text(raw["market_index"], "market_index") if "market_index" in raw else None,
+            as_of=parse_date(raw.get("as_of"), "as_of"),
+        )
+        return req.check(cfg, today)
+
+    def check(self, cfg: ServingConfig | None = None, today=None) -> "HeatmapRequest":
+        """Validate against the configured vocabulary; returns self with metrics filled and ordered."""
+        cfg = cfg or ServingConfig()
+        if self.timeframe not in cfg.timeframes:
+            raise ValueError(f"timeframe: unknown {self.timeframe!r}; expected one of {', '.join(cfg.timeframes)}")
+        bad = [m for m in self.metrics if m not in cfg.metrics]
+        if bad:
+            raise ValueError(f"metrics: unknown {bad[0]!r}; expected any of {', '.join(cfg.metrics)}")
+        if self.as_of is not None:
+            today = pd.Timestamp.now("UTC") if today is None else pd.Timestamp(today)
+            today = today.tz_convert("UTC").tz_localize(None) if today.tzinfo else today
+            if self.as_of.normalize() > today.normalize():
+                raise ValueError(f"as_of: {self.as_of.date()} is in the future (today is {today.date()})")
+        ordered = tuple(m for m in cfg.metrics if m in set(self.metrics)) if self.metrics else cfg.metrics
+        return self if ordered == self.metrics else replace(self, metrics=ordered)
+
+
+def _text(v, name: str) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"{name}: expected a non-empty string, got {v!r}")
+    return v.strip()
+
+
+def _metrics(v) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    items = v.split(",") if isinstance(v, str) else v
+    if not isinstance(items, (list, tuple)) or not all(isinstance(m, str) for m in items):
+        raise ValueError(f"metrics: expected a list of metric names, got {v!r}")
+    out = tuple(dict.fromkeys(m.strip() for m in items if m.strip()))
+    if not out:
+        raise ValueError("metrics: empty list; leave it out for all metrics")
+    return out
+
+
+def parse_date(v, name: str = "as_of") -> pd.Timestamp | None:
+    """A calendar date (YYYY-MM-DD, date or Timestamp) as a naive midnight Timestamp."""
+    if v is None:
+        return None
+    if isinstance(v, str) and not v.strip():
+        return None
+    if not isinstance(v, (str, dt.date)):
+        raise ValueError(f"{name}: expected a date string YYYY-MM-DD, got {type(v).__name__} {v!r}")
+    try:
+        ts = pd.Timestamp(v)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)") from None
+    if ts is pd.NaT:
+        raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.normalize()

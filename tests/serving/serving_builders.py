@@ -1,0 +1,77 @@
+"""Builders for serving tests: a small deterministic market (11 sector ETFs vs SPY) and a tiny real champion."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.bars import tidy_bars
+from features.pipeline import LoadedMarket
+from features.sectors import sector_panels
+from features.sources import MarketData
+from features.universe import load_universe
+
+SESSIONS = 420
+LAST_DAY = "2024-06-28"  # a Friday
+
+
+def make_bars(n: int = SESSIONS, seed: int = 7, end: str = LAST_DAY) -> pd.DataFrame:
+    """GBM-ish bars: a common market factor plus a per-sector drift (sector i drifts (i-5) x 4 bp/day)."""
+    uni = load_universe("us_sectors")
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range(end=end, periods=n)
+    market = rng.normal(0.0003, 0.01, n)
+    frames = []
+    tickers = [s.ticker for s in uni.sectors] + [uni.benchmark]
+    for i, t in enumerate(tickers):
+        is_bench = t == uni.benchmark
+        drift = 0.0 if is_bench else (i - 5) * 0.0004
+        r = market + drift + (0.0 if is_bench else rng.normal(0, 0.008, n))
+        close = 50.0 * np.exp(np.cumsum(r))
+        wiggle = np.abs(rng.normal(0, 0.006, n))
+        frames.append(pd.DataFrame({
+            "date": dates, "ticker": t,
+            "open": np.r_[close[0], close[:-1]], "high": close * (1 + wiggle), "low": close * (1 - wiggle),
+            "close": close, "volume": rng.lognormal(15, 0.3, n) * (1 + 0.5 * (r > 0)),
+        }))
+    return tidy_bars(pd.concat(frames, ignore_index=True))
+
+
+def make_loaded(source: str = "csv:/data/us_daily", **kw) -> LoadedMarket:
+    uni = load_universe("us_sectors")
+    bars = make_bars(**kw)
+    return LoadedMarket(MarketData(bars=bars, source=source), uni, sector_panels(bars, uni))
+
+
+FEATURES = ["rel_ret_1m", "rel_ret_3m", "mom_12_1", "vol_21d"]
+
+
+def skill(mean: float, lo: float, hi: float, significant: bool) -> dict:
+    return {"rank_ic_mean": mean, "rank_ic_ci_low": lo, "rank_ic_ci_high": hi, "t_stat": 2.5 if significant else 0.4,
+            "significant": significant}
+
+
+def make_champion(directory, skills: dict[str, dict]):
+    """A real SectorForecaster: one tiny LightGBM booster per horizon, trained on random data."""
+    import lightgbm as lgb
+
+    from training.forecaster import HorizonModel, SectorForecaster
+    from training.registry import ChampionModel
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, len(FEATURES)))
+    boosters, horizons = {}, {}
+    for j, (h, n) in enumerate({"1W": 5, "1M": 21, "3M": 63}.items()):
+        y = 0.01 * X[:, j % len(FEATURES)] + rng.normal(0, 0.005, len(X))
+        boosters[h] = lgb.train({"objective": "regression", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+                                lgb.Dataset(X, y, feature_name=FEATURES), num_boost_round=10)
+        horizons[h] = HorizonModel(sessions=n, kind="regression", booster_file=f"{h}.txt",
+                                   residuals=sorted(rng.normal(0, 0.02, 200).tolist()), skill=skills.get(h, {}))
+    fc = SectorForecaster(feature_names=list(FEATURES), horizons=horizons, training_window=("2015-01-02", "2023-12-29"))
+    fc.save(directory, boosters)
+    card = {"name": "sector-heatmap-us_sectors", "version": "3", "run_id": "abc123", "trained_at": "2024-01-05T10:00:00Z",
+            "training_window": ["2015-01-02", "2023-12-29"], "data_source": "csv:/data/us_daily", "skill": skills}
+    return ChampionModel(forecaster=SectorForecaster.load(directory), card=card)
+
+
+INSIGNIFICANT = {h: skill(0.03, -0.01, 0.07, False) for h in ("1W", "1M", "3M")}
+SIGNIFICANT = {h: skill(0.05, 0.02, 0.08, True) for h in ("1W", "1M", "3M")}

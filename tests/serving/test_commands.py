@@ -1,0 +1,48 @@
+"""`sector-heatmap heatmap`: offline (loader and registry monkeypatched), degrades without a model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import features.pipeline
+import training.registry
+from serving.cli import main
+
+
+@pytest.fixture
+def offline(monkeypatch, market):
+    loaded, _ = market
+    monkeypatch.setattr(features.pipeline, "load_panels", lambda source, universe, cfg=None, **kw: loaded)
+
+    def no_registry(*a, **kw):
+        raise NotImplementedError
+
+    monkeypatch.setattr(training.registry, "load_champion", no_registry)
+    return loaded
+
+
+def test_json_without_a_model(offline, tmp_path):
+    out = tmp_path / "h.json"
+    assert main(["heatmap", "--source", "csv:x", "--format", "json", "--output", str(out), "--timeframe", "1w",
+                 "--metrics", "performance,momentum", "predicted"]) == 0
+    r = json.loads(out.read_text())
+    assert r["model_status"] == "unavailable: could not load the champion (NotImplementedError)"
+    assert r["timeframe"] == "1W" and r["metrics"] == ["performance", "momentum", "predicted"]
+    assert len(r["sectors"]) == 11 and all(s["predicted"] is None for s in r["sectors"])
+
+
+def test_html_and_table(offline, tmp_path, capsys):
+    out = tmp_path / "h.html"
+    assert main(["heatmap", "--format", "html", "--output", str(out)]) == 0
+    assert out.read_text().count("class='sector-row'") == 11
+    assert main(["heatmap"]) == 0
+    text = capsys.readouterr().out
+    assert "XLK" in text and "Health" in text
+
+
+def test_bad_option_is_one_clear_line(offline, capsys):
+    assert main(["heatmap", "--timeframe", "2Y"]) == 2
+    assert capsys.readouterr().err.startswith("error: timeframe: unknown '2Y'")
+    assert main(["heatmap", "--format", "png"]) == 2
+    assert "--output" in capsys.readouterr().err
