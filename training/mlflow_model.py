@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import mlflow.pyfunc
+import pandas as pd
 
 from training.forecaster import SectorForecaster
 
@@ -14,5 +15,5 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.forecaster = SectorForecaster.load(context.artifacts[BUNDLE])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.forecaster.predict(model_input)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from training.train import TrainResult
 
 HONESTY = ("With ~11 sectors a date, IC is noisy and sector momentum is a weak predictor: read the "
-           "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill.")
+           "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill, and with "
+           "15 model/horizon rows, one or two 90% intervals will exclude 0 by chance alone.")
 
 
 def _fmt(v, pct=False, sign=True):
@@ -19,7 +21,7 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 150)
     for horizon, hr in result.horizons.items():
         t = Table(title=f"{horizon} ({result.cfg.horizons[horizon]} sessions) — out of sample, "
                         f"{len(hr.walk_forward.folds)} yearly folds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
@@ -81,6 +82,7 @@ def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: s
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
             mlflow.log_artifacts(str(tmp), artifact_path="evaluation")
             bundle = result.forecaster.save(tmp / BUNDLE, result.boosters)
+            logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the cloudpickle advice is noise here
             info = mlflow.pyfunc.log_model(
                 name="forecaster", python_model=ForecasterModel(), artifacts={BUNDLE: str(bundle)},
                 pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
