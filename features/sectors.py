@@ -45,16 +45,23 @@ class SectorPanels:
 
 
 def _wide_numpy(bars: pd.DataFrame, tickers: list[str], dates: pd.DatetimeIndex, fields) -> dict[str, np.ndarray]:
-    """Scatter tidy bars into (date x ticker) arrays without pandas pivots (the 10M-row case)."""
-    sub = bars[bars["ticker"].isin(tickers)]
-    col = pd.Index(tickers).get_indexer(sub["ticker"])
-    row = dates.get_indexer(sub["date"])
-    ok = row >= 0
+    """Scatter tidy bars into (date x ticker) arrays in one pass, without pandas pivots.
+
+    Tickers are factorised once (cheap even for 10M rows) and mapped to columns, so the cost
+    does not grow with the number of tickers asked for.
+    """
+    codes, uniques = pd.factorize(bars["ticker"])
+    col = pd.Index(tickers).get_indexer(pd.Index(uniques).astype(str))[codes]
+    day = bars["date"].to_numpy(dtype="datetime64[ns]")
+    grid = dates.to_numpy(dtype="datetime64[ns]")
+    row = np.searchsorted(grid, day).clip(max=len(grid) - 1)
+    ok = (grid[row] == day) & (col >= 0)
+    flat = row[ok] * len(tickers) + col[ok]  # one flat scatter index for every field
     out = {}
     for f in fields:
-        arr = np.full((len(dates), len(tickers)), np.nan)
-        arr[row[ok], col[ok]] = sub[f].to_numpy(dtype="float64")[ok]
-        out[f] = arr
+        arr = np.full(len(dates) * len(tickers), np.nan)
+        arr[flat] = bars[f].to_numpy(dtype="float64")[ok]
+        out[f] = arr.reshape(len(dates), len(tickers))
     return out
 
 
@@ -110,11 +117,16 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
                          f"{sorted(bars['ticker'].unique())[:20]}")
     dates = pd.DatetimeIndex(np.sort(bench["date"].unique()), name="date")
     keys = [s.key for s in universe.sectors]
+    sector_tickers = list(dict.fromkeys(universe.sector_tickers()))
+    present = set(pd.unique(bars["ticker"]))
+    ctx_names = [n for n, t in universe.context.items() if t in present]
+    ctx_tickers = [universe.context[n] for n in ctx_names]
+    everything = list(dict.fromkeys([*sector_tickers, universe.benchmark, *ctx_tickers]))
+    wide = _wide_numpy(bars, everything, dates, FIELDS)
+    cols = lambda names: [everything.index(t) for t in names]  # noqa: E731
+    arrays = {f: wide[f][:, cols(sector_tickers)] for f in FIELDS}
     if universe.is_constituent_based:
-        members = list(dict.fromkeys(m for s in universe.sectors for m in s.members))
-        arrays = _aggregate_members(_wide_numpy(bars, members, dates, FIELDS), universe, members)
-    else:
-        arrays = _wide_numpy(bars, [s.ticker for s in universe.sectors], dates, FIELDS)
+        arrays = _aggregate_members(arrays, universe, sector_tickers)
     panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in FIELDS}
     # a sector missing a few sessions keeps its last price (volume 0), not a hole; "alive" looks
     # only backwards so that nothing on date t depends on whether the series resumes later
@@ -123,11 +135,9 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
         filled = panels[f].ffill(limit=max_fill) if max_fill > 0 else panels[f]
         panels[f] = filled.where(alive)
     panels["volume"] = panels["volume"].where(panels["volume"].notna() | ~alive, 0.0).where(alive)
-    b = _wide_numpy(bars, [universe.benchmark], dates, FIELDS)
-    benchmark = pd.DataFrame({f: b[f][:, 0] for f in FIELDS}, index=dates)
-    ctx_names = [n for n, t in universe.context.items() if t in set(bars["ticker"].unique())]
-    ctx = _wide_numpy(bars, [universe.context[n] for n in ctx_names], dates, ("close",))["close"]
-    context = pd.DataFrame(ctx, index=dates, columns=ctx_names)
+    b = everything.index(universe.benchmark)
+    benchmark = pd.DataFrame({f: wide[f][:, b] for f in FIELDS}, index=dates)
+    context = pd.DataFrame(wide["close"][:, cols(ctx_tickers)], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
     return SectorPanels(**panels, benchmark=benchmark, context=context,
                         names={s.key: s.name for s in universe.sectors})
