@@ -15,6 +15,7 @@ def train_config(args):
 
 
 def cmd_train(args) -> int:
+    import pandas as pd
     from rich.progress import Progress
 
     from features.pipeline import load_panels
@@ -26,8 +27,13 @@ def cmd_train(args) -> int:
     t0 = time.perf_counter()
     cfg, fcfg = train_config(args), feature_config(args)
     loaded = load_panels(args.source, args.universe, fcfg)
-    if args.until:
-        loaded.panels = loaded.panels.upto(args.until)
+    if args.until:  # cut the bars too, so data_hash / data_through tags describe what was used
+        try:
+            until = pd.Timestamp(args.until)
+        except ValueError:
+            raise ValueError(f"--until {args.until!r} is not a date (YYYY-MM-DD)") from None
+        loaded.panels = loaded.panels.upto(until)
+        loaded.market.bars = loaded.market.bars[loaded.market.bars["date"] <= until].reset_index(drop=True)
     announce(loaded)
     table = build_feature_table(loaded.panels, fcfg)
     with Progress(transient=True) as bar:

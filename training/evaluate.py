@@ -42,6 +42,9 @@ def evaluate_registered(args) -> int:
         raise ValueError(f"cannot load model {uri}: {exc}") from None
     start = pd.Timestamp(args.date_from)
     trained_to = pd.Timestamp(forecaster.training_window[1])
+    if start <= trained_to:  # scoring the training window would report in-sample fit as skill
+        raise ValueError(f"--from {start.date()} is inside the training window of {uri} (trained on data "
+                         f"through {trained_to.date()}); give a date after {trained_to.date()}")
     p = loaded.panels.upto(args.date_to) if args.date_to else loaded.panels
     table = build_feature_table(p, fcfg)
     preds = forecaster.predict(table)

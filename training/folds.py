@@ -28,15 +28,17 @@ def walk_forward_folds(
 ) -> list[Fold]:
     """Yearly test periods over the trading `dates` (every session, not just sample dates).
 
-    The first test year is the later of `first_test_year` and `first_usable` + min_train_years,
-    so short histories still get a proper training window. The last fold ends at the last date
-    whose label is known (h sessions before the data ends).
+    The first test year is the later of `first_test_year` and the first year that starts at least
+    min_train_years (calendar time) after `first_usable`, so short histories still get a proper
+    training window. The last fold ends at the last date whose label is known (h sessions before
+    the data ends).
     """
     dates = pd.DatetimeIndex(dates)
     last_labelled = len(dates) - 1 - horizon
     if last_labelled < 0:
         return []
-    start_year = max(first_test_year, pd.Timestamp(first_usable).year + min_train_years)
+    earliest_test = pd.Timestamp(first_usable) + pd.DateOffset(years=min_train_years)
+    start_year = max(first_test_year, earliest_test.year)
     folds = []
     for year in range(start_year, dates[last_labelled].year + 1):
         in_year = (dates.year == year).nonzero()[0]
@@ -44,6 +46,8 @@ def walk_forward_folds(
         if in_year.size == 0:
             continue
         first = in_year[0]
+        if dates[first] < earliest_test:  # a mid-year start would leave less than min_train_years
+            continue
         cut = first - horizon - embargo - 1  # last training label date index
         if cut < 0 or dates[cut] < first_usable:
             continue

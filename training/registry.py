@@ -60,9 +60,9 @@ def champion_gate(name: str, version: str, new_metric: float, metric_key: str) -
         client.set_registered_model_alias(name, CHAMPION, version)
         was = "n/a" if old is None else f"{old:.4f}"
         return GateDecision(True, f"{metric_key} {new_metric:.4f} beats champion v{current.version} ({was})",
-                            current.version, old)
+                            str(current.version), old)
     return GateDecision(False, f"{metric_key} {new_metric:.4f} does not beat champion v{current.version} "
-                        f"({old:.4f}); v{version} stays registered, unpromoted", current.version, old)
+                        f"({old:.4f}); v{version} stays registered, unpromoted", str(current.version), old)
 
 
 def load_champion(universe: str, demo: bool, store_dir: str | Path = "mlruns") -> tuple[ChampionModel | None, str]:

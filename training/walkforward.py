@@ -1,8 +1,9 @@
 """Run one horizon through the purged walk-forward: every model and baseline on the same folds.
 
 Out-of-sample rows carry, per model, a score and (for LightGBM) a return forecast whose
-interval and slope come only from EARLIER folds' out-of-sample residuals, so coverage and
-calibration are measured honestly too.
+interval and slope come only from EARLIER folds' out-of-sample residuals whose labels had ended
+before the test year began (purged like the training rows), so coverage and calibration are
+measured honestly too.
 """
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def calibrate_slope(z: pd.Series, neutral_label: pd.Series) -> float:
     return float((z[ok] * neutral_label[ok]).sum() / denom) if denom > 0 else 0.0
 
 
+def known_by(frames: list, cutoff: pd.Timestamp):
+    """Rows of earlier folds' outputs dated <= cutoff (their labels have ended), concatenated; None if none."""
+    kept = [f[f.index.get_level_values("date") <= cutoff] for f in frames]
+    kept = [f for f in kept if len(f)]
+    return pd.concat(kept) if kept else None
+
+
 def run_walk_forward(
     table: pd.DataFrame, label: pd.Series, dates: pd.DatetimeIndex, horizon: str, cfg: TrainConfig,
     clock: FitClock | None = None, progress=None,
@@ -62,7 +70,7 @@ def run_walk_forward(
     folds = walk_forward_folds(dates, h, cfg.first_test_year, cfg.min_train_years, first_usable, cfg.embargo)
     row_dates = rows.index.get_level_values("date")
     pieces = []
-    residuals: dict[str, list[np.ndarray]] = {k: [] for k in cfg.objectives}
+    residuals: dict[str, list[pd.Series]] = {k: [] for k in cfg.objectives}
     calib: dict[str, list[pd.DataFrame]] = {k: [] for k in cfg.objectives}
     lo_q, hi_q = (1 - cfg.coverage) / 2, (1 + cfg.coverage) / 2
     for fold in folds:
@@ -80,7 +88,7 @@ def run_walk_forward(
             score = pd.Series(booster.predict(Xte[features].to_numpy(dtype="float32")), index=Xte.index)
             out[f"score_lgbm_{kind}"] = score
             if kind == "rank":  # slope from earlier folds only; no view before there is any
-                past = pd.concat(calib[kind]) if calib[kind] else None
+                past = known_by(calib[kind], fold.train_end)
                 slope = calibrate_slope(past["z"], past["neutral"]) if past is not None else np.nan
                 calib[kind].append(pd.DataFrame({"z": zscore_by_date(score), "neutral": neutralise(out["label"])}))
                 neutral_pred = zscore_by_date(score) * slope
@@ -88,13 +96,13 @@ def run_walk_forward(
                 neutral_pred = score
             pred = neutral_pred + offset
             out[f"pred_lgbm_{kind}"] = pred
-            past_res = np.concatenate(residuals[kind]) if residuals[kind] else np.empty(0)
+            known = known_by(residuals[kind], fold.train_end)
+            past_res = known.to_numpy() if known is not None else np.empty(0)
             if past_res.size:
                 out[f"lower_lgbm_{kind}"] = pred + np.quantile(past_res, lo_q)
                 out[f"upper_lgbm_{kind}"] = pred + np.quantile(past_res, hi_q)
                 out[f"prob_lgbm_{kind}"] = 1.0 - np.searchsorted(np.sort(past_res), -pred.to_numpy(), side="right") / past_res.size
-            res = (out["label"] - pred).dropna().to_numpy()
-            residuals[kind].append(res)
+            residuals[kind].append((out["label"] - pred).dropna())
         pieces.append(out)
         if progress is not None:
             progress()

@@ -1,0 +1,197 @@
+"""Real MLflow on a temporary store: the champion alias moves only to a better, fully logged model."""
+from __future__ import annotations
+
+import math
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from model_builders import HORIZON, PLANTED
+
+from features.table import build_feature_table
+from training.models import BASELINES
+from training.registry import CHAMPION, load_champion, registered_name
+from training.tracking import log_and_register
+from training.train import TrainResult
+
+NAME = registered_name("us_sectors", demo=True)
+PRIMARY = f"rank_ic_mean_{HORIZON}"
+FORECAST_ONLY = {"rmse", "oos_r2_vs_zero", "interval_coverage", "prob_brier"}  # a return forecast's extras
+CORE = {"rank_ic_mean", "rank_ic_ci_low", "rank_ic_ci_high", "rank_ic_t_stat", "spread_mean", "hit_rate",
+        "bt_information_ratio", "bt_ann_excess_vs_benchmark", "n_dates"}
+
+
+def client():
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def champion_version() -> str:
+    return str(client().get_model_version_by_alias(NAME, CHAMPION).version)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory, trained):
+    """Five runs under one registered name, in order, with the alias after each.
+
+    first  (random walk)        -> champion
+    crash  (planted, dies after registering)  -> registered, alias untouched
+    better (planted)            -> champion
+    worse  (random walk)        -> registered, unpromoted
+    nan    (planted, metric NaN) -> registered, unpromoted
+    """
+    import mlflow
+
+    null, planted = trained(0.0, 1), trained(PLANTED, 2)
+    store = tmp_path_factory.mktemp("champion") / "mlruns"
+    steps = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        steps["first"] = {**log_and_register(null, store), "alias": champion_version()}
+
+        real = mlflow.log_metrics
+
+        def dies_after_registration(metrics, *args, **kwargs):
+            if "lgbm_fit_seconds" in metrics:  # logged right after the model version is created
+                raise RuntimeError("simulated crash after registration")
+            return real(metrics, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as crash:
+            crash.setattr(mlflow, "log_metrics", dies_after_registration)
+            with pytest.raises(RuntimeError, match="simulated crash"):
+                log_and_register(planted, store)
+        steps["crash"] = {"alias": champion_version()}
+        steps["better"] = {**log_and_register(planted, store), "alias": champion_version()}
+        steps["worse"] = {**log_and_register(null, store), "alias": champion_version()}
+        with pytest.MonkeyPatch.context() as nan:
+            nan.setattr(TrainResult, "primary_metric", lambda self: float("nan"))
+            steps["nan"] = {**log_and_register(planted, store), "alias": champion_version()}
+        yield dict(store=store, steps=steps, null=null, planted=planted)
+
+
+def versions() -> dict[str, str]:
+    """version -> run id, straight from the registry."""
+    return {str(v.version): v.run_id for v in client().search_model_versions(f"name='{NAME}'")}
+
+
+def test_first_run_becomes_champion(history):
+    first = history["steps"]["first"]
+    assert first["gate"].promoted and first["version"] == "1" and first["alias"] == "1"
+    assert first["model_name"] == NAME
+
+
+def test_crash_after_registration_leaves_the_champion_alone(history):
+    steps = history["steps"]
+    assert steps["crash"]["alias"] == steps["first"]["version"]
+    registered = versions()
+    assert "2" in registered  # the crashed run did register its model ...
+    crashed = client().get_run(registered["2"])
+    assert crashed.info.status == "FAILED"  # ... and its run is marked failed, not promoted
+    assert "champion_promoted" not in crashed.data.tags
+
+
+def test_better_run_moves_the_champion(history):
+    s = history["steps"]
+    better = s["better"]
+    assert better["gate"].promoted and better["alias"] == better["version"] == "3"
+    assert better["gate"].previous_version == s["first"]["version"]
+    # independently from the runs' logged metrics
+    m_first = client().get_run(s["first"]["run_id"]).data.metrics[PRIMARY]
+    m_better = client().get_run(better["run_id"]).data.metrics[PRIMARY]
+    assert m_better > m_first
+    assert m_better == pytest.approx(history["planted"].primary_metric())
+
+
+def test_worse_run_stays_registered_but_unpromoted(history):
+    s = history["steps"]
+    worse = s["worse"]
+    assert not worse["gate"].promoted
+    assert worse["alias"] == s["better"]["version"]
+    assert worse["version"] in versions()
+    run = client().get_run(worse["run_id"])
+    assert run.data.tags["champion_promoted"] == "False"
+    assert run.data.metrics[PRIMARY] < client().get_run(s["better"]["run_id"]).data.metrics[PRIMARY]
+
+
+def test_a_non_numeric_metric_never_promotes(history):
+    s = history["steps"]
+    assert not s["nan"]["gate"].promoted and s["nan"]["alias"] == s["better"]["version"]
+    assert s["nan"]["version"] in versions()
+
+
+def test_run_logs_a_nested_run_per_horizon_and_model_with_comparable_metrics(history):
+    s = history["steps"]
+    parent = client().get_run(s["better"]["run_id"])
+    children = client().search_runs([s["better"]["experiment_id"]],
+                                    filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    planted = history["planted"]
+    expected = {(h, m) for h, hr in planted.horizons.items() for m in [*(f"lgbm_{k}" for k in planted.cfg.objectives),
+                                                                      *BASELINES]}
+    got = {(r.data.tags["horizon"], r.data.tags["model"]) for r in children}
+    assert got == expected and len(children) == len(expected)
+    keys = {r.data.tags["model"]: set(r.data.metrics) for r in children}
+    baseline_keys = [keys[b] for b in BASELINES]
+    assert all(k == baseline_keys[0] for k in baseline_keys)  # baselines compare name for name
+    assert CORE <= baseline_keys[0]
+    model_keys = keys["lgbm_regression"]
+    assert baseline_keys[0] <= model_keys and model_keys - baseline_keys[0] <= FORECAST_ONLY
+    chosen = [r for r in children if r.data.tags["chosen"] == "True"]
+    assert [r.data.tags["model"] for r in chosen] == [planted.horizons[HORIZON].chosen]
+    assert parent.data.metrics[PRIMARY] == pytest.approx(chosen[0].data.metrics["rank_ic_mean"])
+
+
+def test_runs_are_tagged_with_their_data_and_code(history):
+    s = history["steps"]
+    tags = {k: client().get_run(s[k]["run_id"]).data.tags for k in ("first", "better", "worse")}
+    for step, t in tags.items():
+        for key in ("data_source", "data_hash", "universe", "git_commit"):
+            assert t.get(key), (step, key)
+        assert t["universe"] == "us_sectors"
+    assert tags["first"]["data_source"] == history["null"].loaded.market.source
+    assert tags["better"]["data_source"] == history["planted"].loaded.market.source
+    assert tags["first"]["data_hash"] == tags["worse"]["data_hash"]  # same bars, same hash
+    assert tags["first"]["data_hash"] != tags["better"]["data_hash"]  # different market, different hash
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+    except OSError:
+        head = ""
+    assert tags["better"]["git_commit"] == (head or "unknown")
+
+
+def test_load_champion_without_a_store_says_why(tmp_path):
+    model, reason = load_champion("us_sectors", True, tmp_path / "nowhere")
+    assert model is None and "no model store" in reason
+
+
+def test_load_champion_for_a_name_without_champion_says_why(history):
+    model, reason = load_champion("us_sectors", False, history["store"])  # only the demo name was trained
+    assert model is None and CHAMPION in reason and registered_name("us_sectors", False) in reason
+
+
+def test_load_champion_from_a_broken_store_degrades(tmp_path):
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"this is not a database")
+    model, reason = load_champion("us_sectors", True, tmp_path / "mlruns")
+    assert model is None and reason.startswith("model unavailable")
+
+
+def test_load_champion_returns_the_promoted_forecaster_and_its_card(history):
+    s, planted = history["steps"], history["planted"]
+    model, reason = load_champion("us_sectors", True, history["store"])
+    assert reason == "ok"
+    card = model.card
+    assert card["name"] == NAME and card["version"] == s["better"]["version"]
+    assert card["run_id"] == s["better"]["run_id"]
+    assert card["training_window"] == list(planted.forecaster.training_window)
+    assert card["data_source"] == planted.loaded.market.source
+    skill = card["skill"][HORIZON]
+    assert skill["rank_ic_mean"] == pytest.approx(client().get_run(s["better"]["run_id"]).data.metrics[PRIMARY])
+    assert skill["significant"] is True and skill["rank_ic_ci_low"] > 0
+    assert not math.isnan(pd.Timestamp(card["trained_at"]).timestamp())
+    table = build_feature_table(planted.loaded.panels)
+    recent = table[table.index.get_level_values("date") >= planted.loaded.panels.dates[-60]]
+    pd.testing.assert_frame_equal(model.forecaster.predict(recent), planted.forecaster.predict(recent), check_exact=True)
+    assert np.isfinite(model.forecaster.predict(recent).to_numpy()).all()
