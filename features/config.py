@@ -1,7 +1,6 @@
 """Feature and matrix settings, declared in one place (overridable from a YAML `features:` section)."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -32,13 +31,7 @@ class FeatureConfig:
 
     @classmethod
     def from_mapping(cls, raw: dict | None) -> "FeatureConfig":
-        """Build from a YAML mapping; unknown keys are an error naming the key."""
-        raw = dict(raw or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"features config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        for key in ("trend_windows", "volatility_windows"):
-            if key in raw:
-                raw[key] = tuple(int(v) for v in raw[key])
-        return cls(**raw)
+        from features.settings import settings_from_mapping
+
+        ints = lambda v: tuple(int(x) for x in v)  # noqa: E731
+        return settings_from_mapping(cls, raw, "features", {"trend_windows": ints, "volatility_windows": ints})

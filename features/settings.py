@@ -26,3 +26,21 @@ def read_section(path: str | Path | None, section: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"{p}: section {section!r} must be a mapping")
     return value
+
+
+def settings_from_mapping(cls, raw: dict | None, section: str, converters: dict | None = None):
+    """Build a settings dataclass from its YAML mapping; unknown keys are an error naming them.
+
+    `converters` turn YAML lists into the tuples (or nested shapes) the dataclass declares.
+    """
+    import dataclasses
+
+    raw = dict(raw or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"{section} config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    for key, convert in (converters or {}).items():
+        if key in raw:
+            raw[key] = convert(raw[key])
+    return cls(**raw)

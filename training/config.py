@@ -4,7 +4,6 @@ Overridable from the `training:` section of the YAML given with `--config`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -47,16 +46,12 @@ class TrainConfig:
 
     @classmethod
     def from_mapping(cls, raw: dict | None) -> "TrainConfig":
-        raw = dict(raw or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"training config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        if "lgbm_params" in raw:
-            raw["lgbm_params"] = {**cls().lgbm_params, **raw["lgbm_params"]}
-        if "objectives" in raw:
-            raw["objectives"] = tuple(raw["objectives"])
-        cfg = cls(**raw)
+        from features.settings import settings_from_mapping
+
+        cfg = settings_from_mapping(cls, raw, "training", {
+            "lgbm_params": lambda v: {**cls().lgbm_params, **v},
+            "objectives": tuple,
+        })
         if cfg.primary_horizon not in cfg.horizons:
             raise ValueError(f"training config: primary_horizon {cfg.primary_horizon!r} not in horizons {list(cfg.horizons)}")
         bad = set(cfg.objectives) - {"regression", "rank"}
