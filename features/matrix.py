@@ -28,9 +28,14 @@ LEADERSHIP_RULE = (
 DISCLAIMER = "Descriptive, not predictive: sector momentum is a weak cross-sectional predictor on its own."
 
 
+DISPLAY_DIGITS = 3  # spreads are shown (and so tinted) at this precision, in percentage points
+
+
 def tint(spread_pp: float, threshold_pp: float) -> str:
-    if not np.isfinite(spread_pp):
+    """bull / bear / neutral for a spread as displayed, so a cell showing +0.500 is never neutral."""
+    if spread_pp is None or not np.isfinite(spread_pp):
         return "n/a"
+    spread_pp = round(float(spread_pp), DISPLAY_DIGITS)
     if abs(spread_pp) < threshold_pp:
         return "neutral"
     return "bull" if spread_pp > 0 else "bear"
@@ -76,7 +81,7 @@ class RotationMatrix:
                 {
                     "sector": self.names.get(k, k),
                     "ticker": k,
-                    "spread_pp": {w: (None if pd.isna(v) else round(float(v), 3)) for w, v in self.spreads_pp.loc[k].items()},
+                    "spread_pp": {w: (None if pd.isna(v) else round(float(v), DISPLAY_DIGITS)) for w, v in self.spreads_pp.loc[k].items()},
                     "tint": tints.loc[k].to_dict(),
                 }
                 for k in self.spreads_pp.index

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import FeatureConfig
-from features.matrix import LEADERSHIP_RULE, rotation_matrix, tint
+from features.matrix import DISPLAY_DIGITS, LEADERSHIP_RULE, rotation_matrix, tint
 from features.pipeline import LoadedMarket
 from features.sectors import FIELDS, SectorPanels
 from serving.config import SCHEMA_VERSION, ServingConfig
@@ -22,7 +22,7 @@ from serving.health import FORMULA, MINUS, base_weights, health_scores, score_co
 from serving.request import HeatmapRequest
 
 DERIVED_INPUTS = ("pred", "relative_volume_signed")  # plus spread_<window>; everything else is a feature column
-PP_DIGITS = 3  # percentage points are reported (and tinted) at this precision
+PP_DIGITS = DISPLAY_DIGITS  # percentage points are reported (and tinted) at this precision
 CARD_KEYS = ("name", "version", "run_id", "trained_at", "training_window", "data_source")
 
 
@@ -47,11 +47,6 @@ def _plain(obj):
     if isinstance(obj, pd.Timestamp):
         return obj.isoformat()
     return obj
-
-
-def _tint(pp_rounded: float | None, thr: float) -> str:
-    """The matrix rule applied to the value as displayed, so a cell showing +0.500 is never 'neutral'."""
-    return tint(np.nan if pp_rounded is None else pp_rounded, thr)
 
 
 def _pct_from_log(x) -> float:
@@ -127,7 +122,7 @@ def _descriptive(row: dict, sp: dict, metrics, timeframe: str, cfg: ServingConfi
     out: dict = {}
     if "performance" in metrics:
         out["rel_return_pp"] = {w: _r(sp[w], PP_DIGITS) for w in cfg.descriptive_windows}
-        out["rel_return_tint"] = {w: _tint(v, thr) for w, v in out["rel_return_pp"].items()}
+        out["rel_return_tint"] = {w: tint(v, thr) for w, v in out["rel_return_pp"].items()}
     if "momentum" in metrics:
         out["momentum_12_1_pp"] = _r(100.0 * row.get("mom_12_1", np.nan), PP_DIGITS)
         out["rs_ratio"] = _r(row.get("rs_ratio"), 2)
@@ -180,7 +175,7 @@ def _predicted(row: dict, horizons, thr: float) -> dict:
                             _r(100.0 * row.get(f"upper_{h}", np.nan), PP_DIGITS)],
             "prob_outperform": _r(row.get(f"prob_outperform_{h}", np.nan), 3),
             "rank": _rank(row.get(f"rank_{h}", np.nan)),
-            "tint": _tint(pp, thr),
+            "tint": tint(pp, thr),
         }
     return out
 

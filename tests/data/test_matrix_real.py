@@ -68,8 +68,9 @@ def test_as_of_on_a_holiday_uses_the_previous_session(loaded):
 
 
 def test_tint_boundaries():
-    assert tint(0.4999, 0.5) == "neutral"
-    assert tint(-0.4999, 0.5) == "neutral"
+    assert tint(0.4994, 0.5) == "neutral"
+    assert tint(-0.4994, 0.5) == "neutral"
+    assert tint(0.4996, 0.5) == "bull"  # displayed as +0.500: tinted as shown
     assert tint(0.5, 0.5) == "bull"
     assert tint(-0.5, 0.5) == "bear"
     assert tint(math.nan, 0.5) == "n/a"
