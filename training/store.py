@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 EXPERIMENT = "sector-heatmap"
+# the MLflow 3 UI opens an experiment in its "model training" view (runs table) only with this tag
+UI_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri(store_dir: str | Path = "mlruns") -> str:
@@ -28,5 +30,5 @@ def open_store(store_dir: str | Path = "mlruns", experiment: str = EXPERIMENT, c
     if exp is None:
         if not create:
             return None
-        return mlflow.create_experiment(experiment, artifact_location=(store / "artifacts").as_uri())
+        return mlflow.create_experiment(experiment, artifact_location=(store / "artifacts").as_uri(), tags=UI_KIND)
     return exp.experiment_id
