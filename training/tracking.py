@@ -62,7 +62,7 @@ def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: s
     }
     params = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "lgbm_params"}
     params.update({f"lgbm_{k}": v for k, v in cfg.lgbm_params.items()})
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"train-{loaded.universe.name}-{loaded.market.source.split('(')[0].split(':')[0]}") as parent:
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"train-{loaded.universe.name}-{loaded.market.kind}") as parent:
         mlflow.set_tags(tags)
         mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in params.items()})
         summary = {}

@@ -29,6 +29,11 @@ class MarketData:
     notes: list[str] = field(default_factory=list)  # fallbacks and warnings, announced loudly
 
     @property
+    def kind(self) -> str:
+        """demo, csv, yfinance or yfinance-cache: the source without its arguments."""
+        return self.source.split("(")[0].split(":")[0]
+
+    @property
     def is_demo(self) -> bool:
         return self.source.startswith("demo")
 
