@@ -1,7 +1,8 @@
-"""`sector-heatmap heatmap`: the same response the service returns, in the terminal or as a file."""
+"""`sector-heatmap heatmap` (the service's response in the terminal or a file) and `sector-heatmap serve`."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,15 +19,11 @@ def serving_config(args):
     return ServingConfig.from_mapping(read_section(args.config, "serving"))
 
 
-def champion_for(loaded) -> tuple[object | None, str]:
+def champion_for(loaded, store_dir: str = "mlruns") -> tuple[object | None, str]:
     """The registered champion, or (None, why not): a missing or broken registry means descriptive only."""
-    try:
-        from training.registry import load_champion
+    from serving.state import champion_for as load
 
-        return load_champion(loaded.universe.name, loaded.market.is_demo)
-    except Exception as exc:  # noqa: BLE001 - any failure here degrades, it never stops the heatmap
-        detail = f": {exc}" if str(exc) else ""
-        return None, f"unavailable: could not load the champion ({type(exc).__name__}{detail})"
+    return load(loaded.universe.name, loaded.market.is_demo, store_dir)
 
 
 def print_heatmap(resp: dict, console=None) -> None:
@@ -81,7 +78,9 @@ def cmd_heatmap(args) -> int:
         raise ValueError("--format png needs --output FILE")
     loaded = load_panels(args.source, args.universe, fcfg)
     announce(loaded)
-    champion, status = champion_for(loaded)
+    from serving.state import model_store_dir
+
+    champion, status = champion_for(loaded, model_store_dir(args.config))
     resp = build_heatmap(loaded, build_feature_table(loaded.panels, fcfg), req, champion, status, cfg, fcfg)
     if args.format == "table":
         print_heatmap(resp)
@@ -102,7 +101,43 @@ def cmd_heatmap(args) -> int:
     return 0
 
 
+SERVICE = "serving.service:SectorHeatmap"
+
+
+def serve_command(args, environ=None) -> tuple[list[str], dict[str, str]]:
+    """The `bentoml serve` command line and its environment (settings travel as SECTOR_HEATMAP_* variables)."""
+    from serving.state import CONFIG_ENV, SOURCE_ENV
+
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("BENTOML_HOME", str(Path.cwd() / ".bentoml"))  # project-local, gitignored
+    env["BENTOML_DO_NOT_TRACK"] = "true"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    if args.source:
+        env[SOURCE_ENV] = args.source
+    if args.config:
+        if not Path(args.config).is_file():
+            raise ValueError(f"config file not found: {args.config}")
+        env[CONFIG_ENV] = str(Path(args.config).resolve())
+    argv = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", args.host, "--port", str(args.port)]
+    return argv, env
+
+
+def cmd_serve(args) -> int:
+    argv, env = serve_command(args)
+    print(f"serving on http://{args.host}:{args.port} (source {env.get('SECTOR_HEATMAP_SOURCE', 'auto')}); "
+          f"docs at /, heatmap page at /ui/heatmap", file=sys.stderr)
+    Path(env["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.execvpe(argv[0], argv, env)  # becomes the server: signals (Ctrl-C, SIGTERM) reach BentoML directly
+    return 0  # not reached
+
+
 def register(sub) -> None:
+    p = sub.add_parser("serve", help="the HTTP service (BentoML): heatmap, matrix, model card, HTML/PNG page")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--source", default=None, help="auto | yfinance | csv:DIR | demo[:k=v,...] (default: auto)")
+    p.add_argument("--config", default=None, help="YAML file with features/training/serving sections")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("heatmap", help="sector heatmap: descriptive and predicted columns, health score, colour")
     add_source_options(p)
     p.add_argument("--as-of", default=None, help="date (YYYY-MM-DD); default: latest data")

@@ -46,6 +46,9 @@ class ServingConfig:
     stale_sessions: int = 3
     # diverging red-yellow-green scale for the health score (ColorBrewer RdYlGn ends and middle)
     color_stops: tuple[tuple[float, str], ...] = ((0.0, "#d73027"), (50.0, "#fee08b"), (100.0, "#1a9850"))
+    # the service: universes it loads at start (a request may only pick one of these), response cache size
+    universes: tuple[str, ...] = ("us_sectors",)
+    cache_entries: int = 256
 
     def __post_init__(self) -> None:
         if set(self.health_weights) != set(self.health_components):
@@ -62,6 +65,10 @@ class ServingConfig:
                 raise ValueError(f"serving config: {name} lacks timeframe(s) {sorted(missing)}")
         if self.stale_sessions < 1:
             raise ValueError(f"serving config: stale_sessions must be >= 1, got {self.stale_sessions}")
+        if not self.universes:
+            raise ValueError("serving config: universes must list at least one universe")
+        if self.cache_entries < 1:
+            raise ValueError(f"serving config: cache_entries must be >= 1, got {self.cache_entries}")
 
     @property
     def spread_windows(self) -> tuple[str, ...]:
@@ -77,7 +84,7 @@ class ServingConfig:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"serving config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        for key in ("timeframes", "metrics", "descriptive_windows"):
+        for key in ("timeframes", "metrics", "descriptive_windows", "universes"):
             if key in raw:
                 raw[key] = tuple(str(v) for v in raw[key])
         if "health_components" in raw:

@@ -4,6 +4,7 @@ Logging to MLflow and the champion gate live in training/tracking.py; this modul
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -52,9 +53,18 @@ def _forecast_columns(oos: pd.DataFrame, model: str) -> pd.DataFrame | None:
     return pd.DataFrame({k: oos[c] for k, c in cols.items() if c in oos})
 
 
-def skill_summary(metrics: dict) -> dict:
-    """What the model card shows: the out-of-sample rank IC with its interval, stated plainly."""
+MIN_INDEPENDENT_PERIODS = 20  # fewer non-overlapping label periods: too few to call skill real
+
+
+def skill_summary(metrics: dict, overlap: int) -> dict:
+    """What the model card shows: the out-of-sample rank IC with its interval, stated plainly.
+
+    Skill counts as significant only when the interval's lower end is above zero AND the test
+    covered enough non-overlapping label periods: a block bootstrap over two or three years of
+    overlapping 3M labels is far too narrow to be trusted.
+    """
     lo, hi = metrics.get("rank_ic_ci_low", np.nan), metrics.get("rank_ic_ci_high", np.nan)
+    independent = float(metrics.get("n_dates", 0.0)) / max(overlap, 1)
     return {
         "rank_ic_mean": metrics.get("rank_ic_mean"),
         "rank_ic_ci_low": lo,
@@ -63,7 +73,8 @@ def skill_summary(metrics: dict) -> dict:
         "spread_mean": metrics.get("spread_mean"),
         "interval_coverage": metrics.get("interval_coverage"),
         "n_dates": metrics.get("n_dates"),
-        "significant": bool(np.isfinite(lo) and (lo > 0)),
+        "independent_periods": independent,
+        "significant": bool(np.isfinite(lo) and lo > 0 and independent >= MIN_INDEPENDENT_PERIODS),
     }
 
 
@@ -102,7 +113,7 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
         hmodels[name] = HorizonModel(
             sessions=h, kind=kind, booster_file=f"booster_{name}.txt",
             offset=float(y[ok].groupby(level="date").mean().mean()), slope=slope,
-            residuals=[float(r) for r in residuals], skill=skill_summary(metrics[chosen]),
+            residuals=[float(r) for r in residuals], skill=skill_summary(metrics[chosen], math.ceil(h / cfg.step)),
         )
         boosters[name] = booster
         importance = pd.Series(booster.feature_importance("gain"), index=wf.feature_names)

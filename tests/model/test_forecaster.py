@@ -112,3 +112,13 @@ def test_rank_model_predictions_average_to_the_offset_each_date(fitted):
     out = fc.predict(fitted[1])
     means = out[f"pred_{HORIZON}"].groupby(level="date").mean()
     np.testing.assert_allclose(means, fc.horizons[HORIZON].offset, atol=1e-12)
+
+
+def test_skill_needs_an_interval_above_zero_and_enough_independent_periods():
+    from training.train import MIN_INDEPENDENT_PERIODS, skill_summary
+
+    strong = {"rank_ic_mean": 0.05, "rank_ic_ci_low": 0.01, "rank_ic_ci_high": 0.09, "n_dates": 400.0}
+    assert skill_summary(strong, overlap=5)["significant"]  # 80 independent periods
+    few = dict(strong, n_dates=float(MIN_INDEPENDENT_PERIODS * 13 - 13))
+    assert not skill_summary(few, overlap=13)["significant"]  # 3M labels over ~2 years
+    assert not skill_summary(dict(strong, rank_ic_ci_low=-0.01), overlap=1)["significant"]

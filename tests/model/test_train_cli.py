@@ -69,7 +69,7 @@ def test_train_returns_0_prints_the_summary_and_creates_the_store(workdir):
 
 def test_train_until_trains_and_records_only_data_up_to_that_day(workdir):
     client, exp = store_client(workdir["folder"])
-    [run_] = client.search_runs([exp], filter_string="attributes.run_name = 'train-us_sectors'")
+    [run_] = client.search_runs([exp], filter_string="attributes.run_name = 'train-us_sectors-demo'")
     through = pd.Timestamp(run_.data.tags["data_through"])
     assert through <= workdir["until"] and workdir["until"] - through < pd.Timedelta(days=7)
     from training.registry import load_champion

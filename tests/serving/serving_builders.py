@@ -75,3 +75,104 @@ def make_champion(directory, skills: dict[str, dict]):
 
 INSIGNIFICANT = {h: skill(0.03, -0.01, 0.07, False) for h in ("1W", "1M", "3M")}
 SIGNIFICANT = {h: skill(0.05, 0.02, 0.08, True) for h in ("1W", "1M", "3M")}
+
+
+# ---- the service under test -------------------------------------------------------------------
+DEMO_SOURCE = "demo:years=6,seed=5"  # ~0.7 s to generate; the same spec for the model and the server
+READY_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 30
+
+
+def tiny_train_config():
+    from training.config import TrainConfig
+
+    return TrainConfig(num_boost_round=30, objectives=("regression",), horizons={"1W": 5, "1M": 21, "3M": 63},
+                       first_test_year=2000, n_boot=200)
+
+
+def train_demo_store(store):
+    """Train a tiny model on DEMO_SOURCE and register it (as champion) in `store`; returns the store path."""
+    from features.pipeline import load_panels
+    from training.tracking import log_and_register
+    from training.train import train
+
+    result = train(load_panels(DEMO_SOURCE, "us_sectors"), tiny_train_config())
+    log_and_register(result, str(store))
+    return store
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real `sector-heatmap serve` process (which execs `bentoml serve`), bounded start and stop."""
+
+    def __init__(self, store, workdir, source: str = DEMO_SOURCE, api_key: str | None = None):
+        import os
+
+        from serving.auth import API_KEY_ENV
+        from serving.state import SOURCE_ENV, STORE_ENV
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.log = workdir / "server.log"
+        self.env = {**os.environ, SOURCE_ENV: source, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml"),
+                    "BENTOML_DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
+        self.env.pop(API_KEY_ENV, None)
+        if api_key:
+            self.env[API_KEY_ENV] = api_key
+        self.proc = None
+        self.ready_seconds = None
+
+    def __enter__(self) -> "LiveServer":
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        t0 = time.perf_counter()
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "serving.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        while time.perf_counter() - t0 < READY_TIMEOUT_S:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    self.ready_seconds = time.perf_counter() - t0
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server not ready within {READY_TIMEOUT_S} s:\n{self.tail()}")
+
+    def tail(self, n: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+    def stop(self) -> int | None:
+        """SIGTERM, then (only if it hangs) SIGKILL to the process group this server started."""
+        import os
+        import signal
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            raise RuntimeError(f"server ignored SIGTERM for {STOP_TIMEOUT_S} s; killed\n{self.tail()}") from None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

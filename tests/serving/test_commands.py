@@ -46,3 +46,26 @@ def test_bad_option_is_one_clear_line(offline, capsys):
     assert capsys.readouterr().err.startswith("error: timeframe: unknown '2Y'")
     assert main(["heatmap", "--format", "png"]) == 2
     assert "--output" in capsys.readouterr().err
+
+
+def test_serve_runs_bentoml_with_settings_in_the_environment(tmp_path, monkeypatch):
+    """`serve` execs `bentoml serve serving.service:SectorHeatmap`; source and config travel as variables."""
+    import os
+    import sys
+
+    from serving import commands
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("serving:\n  universes: [us_sectors]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    seen = {}
+    monkeypatch.setattr(os, "execvpe", lambda file, argv, env: seen.update(file=file, argv=argv, env=env))
+    assert main(["serve", "--port", "3999", "--source", "demo:seed=1", "--config", str(cfg)]) == 0
+    assert seen["argv"] == [sys.executable, "-m", "bentoml", "serve", "serving.service:SectorHeatmap",
+                            "--host", "127.0.0.1", "--port", "3999"]
+    env = seen["env"]
+    assert env["SECTOR_HEATMAP_SOURCE"] == "demo:seed=1" and env["SECTOR_HEATMAP_CONFIG"] == str(cfg.resolve())
+    assert env["BENTOML_HOME"] == str(tmp_path / ".bentoml") and env["BENTOML_DO_NOT_TRACK"] == "true"
+    assert (tmp_path / ".bentoml").is_dir()
+    assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 2  # one clear line, no server

@@ -1,0 +1,209 @@
+"""Serving benchmark: the real `bentoml serve` process on loopback, demo data, a tiny trained champion.
+
+Figures (written to bench/results/serve.json and printed):
+  cold start      process start -> /readyz 200                           target < 15 s
+  ping vs cached  throughput and p50/p99 of POST /ping (the framework's own cost) and of a
+  /heatmap        cached POST /heatmap, 8 keep-alive connections          ratio >= 0.8, p99 < 50 ms
+  uncached        POST /heatmap for distinct as_of dates, one at a time   target < 500 ms
+  ours            the service's own work on a cache hit, timed in-process (parse, key, lookup)
+  png             first draw and cached GET /ui/heatmap.png
+
+Usage: .venv/bin/python bench/serve_bench.py [--quick]
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import build_request, run_load  # noqa: E402
+
+SOURCE = "demo"  # the embedded demo market, 20 years: what a fresh clone serves without network
+HOST = "127.0.0.1"
+CONCURRENCY = 8
+LOAD_REQUESTS = 3000  # per round and endpoint
+LOAD_MAX_S = 30.0
+ROUNDS = 5
+WARMUP = 300
+UNCACHED_DATES = 40
+READY_TIMEOUT_S = 90
+TARGETS = {"ratio_min": 0.8, "cached_p99_ms_max": 50.0, "uncached_ms_max": 500.0, "cold_start_s_max": 15.0}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def train_store(store: Path) -> dict:
+    """A tiny champion for the demo market, registered in `store` (the bench never touches mlruns/)."""
+    from features.pipeline import load_panels
+    from training.config import TrainConfig
+    from training.tracking import log_and_register
+    from training.train import train
+
+    t0 = time.perf_counter()
+    cfg = TrainConfig(num_boost_round=30, objectives=("regression",), horizons={"1W": 5, "1M": 21, "3M": 63},
+                      first_test_year=2000, n_boot=200)
+    out = log_and_register(train(load_panels(SOURCE, "us_sectors"), cfg), str(store))
+    return {"version": out["version"], "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, bytes, dict]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("GET", u.path + (f"?{u.query}" if u.query else ""))
+        r = conn.getresponse()
+        return r.status, r.read(), {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def start_server(store: Path, workdir: Path, port: int) -> tuple[subprocess.Popen, float]:
+    env = {**os.environ, "SECTOR_HEATMAP_SOURCE": SOURCE, "SECTOR_HEATMAP_STORE": str(store),
+           "BENTOML_HOME": str(workdir / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
+    env.pop("SECTOR_HEATMAP_API_KEY", None)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
+                            env=env, cwd=workdir, stdout=open(workdir / "server.log", "wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    while time.perf_counter() - t0 < READY_TIMEOUT_S:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        try:
+            if get(f"http://{HOST}:{port}/readyz", timeout=2)[0] == 200:
+                return proc, time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.05)
+    stop_server(proc)
+    raise RuntimeError("server not ready in time")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group this script started
+            proc.wait(5)
+
+
+def session_dates(n: int) -> list[str]:
+    from features.calendar import sessions
+    from features.sources.demo import default_end
+
+    import pandas as pd
+
+    end = default_end("XNYS")
+    days = sessions("XNYS", end - pd.Timedelta(days=730), end - pd.Timedelta(days=1))
+    step = max(1, len(days) // n)
+    return [d.date().isoformat() for d in days[::step][:n]]
+
+
+def load_rounds(port: int, quick: bool) -> dict:
+    ping = [build_request(HOST, port, "POST", "/ping", b"{}")]
+    heat = [build_request(HOST, port, "POST", "/heatmap", b'{"timeframe":"1M"}')]
+    total = LOAD_REQUESTS // (5 if quick else 1)
+    run_load(HOST, port, ping + heat, WARMUP, CONCURRENCY, LOAD_MAX_S)  # warm both paths (and fill the cache)
+    rounds = []
+    for _ in range(1 if quick else ROUNDS):
+        p = run_load(HOST, port, ping, total, CONCURRENCY, LOAD_MAX_S).summary()
+        h = run_load(HOST, port, heat, total, CONCURRENCY, LOAD_MAX_S).summary()
+        rounds.append({"ping": p, "heatmap_cached": h, "ratio": round(h["throughput_rps"] / p["throughput_rps"], 3)})
+    best = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]  # the median round
+    return {"rounds": rounds, "median_round": best}
+
+
+def uncached(port: int, quick: bool) -> dict:
+    dates = session_dates(UNCACHED_DATES // (4 if quick else 1))
+    reqs = [build_request(HOST, port, "POST", "/heatmap", json.dumps({"as_of": d}).encode()) for d in dates]
+    r = run_load(HOST, port, reqs, len(reqs), 1, LOAD_MAX_S * 4)
+    return {**r.summary(), "max_ms": round(max(r.latencies_ms), 2), "distinct_dates": len(dates)}
+
+
+def png(port: int) -> dict:
+    url = f"http://{HOST}:{port}/ui/heatmap.png?timeframe=3M"
+    t0 = time.perf_counter()
+    first = get(url, timeout=30)
+    t1 = time.perf_counter()
+    second = get(url, timeout=30)
+    t2 = time.perf_counter()
+    assert first[0] == 200 and first[1].startswith(b"\x89PNG") and second[2].get("x-cache") == "hit"
+    return {"first_ms": round((t1 - t0) * 1000, 1), "cached_ms": round((t2 - t1) * 1000, 2), "bytes": len(first[1])}
+
+
+def our_share(store: Path, n: int = 2000) -> dict:
+    """The service's own work on a cache hit (request parsing, key, LRU lookup), without HTTP or BentoML."""
+    import asyncio
+
+    os.environ.update({"SECTOR_HEATMAP_SOURCE": SOURCE, "SECTOR_HEATMAP_STORE": str(store)})
+    from serving.service import SectorHeatmap
+
+    svc = SectorHeatmap.inner()
+    raw = {"timeframe": "1M", "metrics": None, "universe": None, "market_index": None, "benchmark": None, "as_of": None}
+
+    async def loop() -> float:
+        await svc.heatmap_body(raw)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            body, hit, _ = await svc.heatmap_body(raw)
+            assert hit
+        return (time.perf_counter() - t0) / n
+
+    per = asyncio.run(loop())
+    return {"hit_path_us": round(per * 1e6, 1), "calls": n}
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    figures: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "source": SOURCE,
+                     "concurrency": CONCURRENCY, "targets": TARGETS, "quick": quick}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        store = tmp / "store"
+        figures["model"] = train_store(store)
+        port = free_port()
+        proc, cold = start_server(store, tmp, port)
+        try:
+            figures["cold_start_s"] = round(cold, 2)
+            status, body, _ = get(f"http://{HOST}:{port}/model")
+            figures["model_status"] = json.loads(body)["model_status"]
+            figures["load"] = load_rounds(port, quick)
+            figures["uncached_heatmap"] = uncached(port, quick)
+            figures["png"] = png(port)
+        finally:
+            stop_server(proc)
+        figures["ours_in_process"] = our_share(store)
+    m = figures["load"]["median_round"]
+    figures["verdict"] = {
+        "ratio_cached_heatmap_to_ping": m["ratio"],
+        "ratio_ok": m["ratio"] >= TARGETS["ratio_min"],
+        "cached_p99_ok": m["heatmap_cached"]["p99_ms"] < TARGETS["cached_p99_ms_max"],
+        "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
+        "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve.json").write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
