@@ -27,6 +27,7 @@ test: $(STAMP)  ## the whole test suite (no network needed)
 
 bench: $(STAMP)  ## performance figures, written to bench/results/
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/serve_bench.py
 
 matrix: $(STAMP)
 	$(BIN)/sector-heatmap matrix --source $(SOURCE) --universe $(UNIVERSE)

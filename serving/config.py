@@ -5,7 +5,6 @@ line and the validation all agree on it.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = "1.0"
@@ -79,16 +78,11 @@ class ServingConfig:
     @classmethod
     def from_mapping(cls, raw: dict | None) -> "ServingConfig":
         """Build from a YAML mapping; unknown keys are an error naming the key."""
-        raw = dict(raw or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"serving config: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        for key in ("timeframes", "metrics", "descriptive_windows", "universes"):
-            if key in raw:
-                raw[key] = tuple(str(v) for v in raw[key])
-        if "health_components" in raw:
-            raw["health_components"] = {k: tuple(v) for k, v in raw["health_components"].items()}
-        if "color_stops" in raw:
-            raw["color_stops"] = tuple((float(s), str(c)) for s, c in raw["color_stops"])
-        return cls(**raw)
+        from features.settings import settings_from_mapping
+
+        strs = lambda v: tuple(str(x) for x in v)  # noqa: E731
+        return settings_from_mapping(cls, raw, "serving", {
+            **{k: strs for k in ("timeframes", "metrics", "descriptive_windows", "universes")},
+            "health_components": lambda v: {k: tuple(x) for k, x in v.items()},
+            "color_stops": lambda v: tuple((float(a), str(c)) for a, c in v),
+        })

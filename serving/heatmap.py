@@ -180,7 +180,8 @@ def _predicted(row: dict, horizons, thr: float) -> dict:
     return out
 
 
-def _model_card(champion) -> dict | None:
+def model_card(champion) -> dict | None:
+    """The champion's card as plain JSON (name, version, window, out-of-sample skill), or None."""
     if champion is None:
         return None
     card = champion.card or {}
@@ -267,7 +268,7 @@ def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest
         model_status = "ok" if champion is not None else "unavailable: no model loaded"
     preds, model_status = _predict(champion, rows, model_status)
     horizon = cfg.horizon_for_timeframe[req.timeframe]
-    card = _model_card(champion) if preds is not None else None
+    card = model_card(champion) if preds is not None else None
     h_skill = (card or {}).get("skill", {}).get(horizon)
     factor = skill_factor(h_skill, cfg.full_skill_rank_ic) if card and horizon in card["horizons"] else 0.0
     weights = base_weights(cfg.health_weights, factor)

@@ -180,11 +180,11 @@ class SectorHeatmap:
         return await self.cache.get_or_compute(("matrix", state.generation, name, as_of, u.data_version), compute)
 
     def model_info(self, universe=None) -> dict:
-        from serving.heatmap import _model_card
+        from serving.heatmap import model_card
 
         _, u = self._universe(self.state, universe)
         return {"universe": u.loaded.universe.name, "model_status": u.model_status,
-                "model": _model_card(u.champion), "data_source": u.loaded.market.source}
+                "model": model_card(u.champion), "data_source": u.loaded.market.source}
 
     def status(self) -> dict:
         st = self.state
