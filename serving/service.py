@@ -252,20 +252,21 @@ async def get_model(request: Request) -> Response:
         return _error(exc)
 
 
-async def heatmap_html_page(request: Request) -> Response:
-    try:
-        body, hit = await _service().heatmap_page(dict(request.query_params), "html")
-    except InvalidArgument as exc:
-        return _error(exc)
-    return Response(body, media_type="text/html; charset=utf-8", headers={"X-Cache": "hit" if hit else "miss"})
+def _page(kind: str, media_type: str):
+    """A GET handler for the heatmap drawn as `kind` (html or png), cached like the JSON."""
+
+    async def handler(request: Request) -> Response:
+        try:
+            body, hit = await _service().heatmap_page(dict(request.query_params), kind)
+        except InvalidArgument as exc:
+            return _error(exc)
+        return Response(body, media_type=media_type, headers={"X-Cache": "hit" if hit else "miss"})
+
+    return handler
 
 
-async def heatmap_png_page(request: Request) -> Response:
-    try:
-        body, hit = await _service().heatmap_page(dict(request.query_params), "png")
-    except InvalidArgument as exc:
-        return _error(exc)
-    return Response(body, media_type="image/png", headers={"X-Cache": "hit" if hit else "miss"})
+heatmap_html_page = _page("html", "text/html; charset=utf-8")
+heatmap_png_page = _page("png", "image/png")
 
 
 pages = Starlette(routes=[
