@@ -31,12 +31,6 @@ def sessions(name: str, start, end) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(cal.sessions_in_range(lo, hi)).tz_localize(None).astype("datetime64[ns]")
 
 
-def previous_session(name: str, day) -> pd.Timestamp:
-    """The last session on or before `day`."""
-    got = sessions(name, pd.Timestamp(day) - pd.Timedelta(days=10), day)
-    return got[-1]
-
-
 def last_complete_session(calendar: str, now: pd.Timestamp) -> pd.Timestamp:
     """The newest session whose close has passed at `now` (a bar for a later one is partial)."""
     cal = _calendar(calendar)

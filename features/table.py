@@ -41,7 +41,3 @@ def build_feature_table(p: SectorPanels, cfg: FeatureConfig | None = None, ranks
     table = pd.DataFrame(data, index=index)
     listed = p.close.notna().to_numpy().ravel()
     return table[listed]
-
-
-def feature_columns(table: pd.DataFrame) -> list[str]:
-    return list(table.columns)
