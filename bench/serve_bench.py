@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import build_request, run_load  # noqa: E402
 
+from serving.auth import API_KEY_ENV  # noqa: E402
+from serving.state import SOURCE_ENV, STORE_ENV  # noqa: E402
+
 SOURCE = "demo"  # the embedded demo market, 20 years: what a fresh clone serves without network
 HOST = "127.0.0.1"
 CONCURRENCY = 8
@@ -75,9 +78,8 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, bytes, dict]:
 
 
 def start_server(store: Path, workdir: Path, port: int) -> tuple[subprocess.Popen, float]:
-    env = {**os.environ, "SECTOR_HEATMAP_SOURCE": SOURCE, "SECTOR_HEATMAP_STORE": str(store),
-           "BENTOML_HOME": str(workdir / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
-    env.pop("SECTOR_HEATMAP_API_KEY", None)
+    env = {**os.environ, SOURCE_ENV: SOURCE, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml")}
+    env.pop(API_KEY_ENV, None)  # `serve` itself sets BENTOML_DO_NOT_TRACK
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
                             env=env, cwd=workdir, stdout=open(workdir / "server.log", "wb"),
@@ -153,7 +155,7 @@ def our_share(store: Path, n: int = 2000) -> dict:
     """The service's own work on a cache hit (request parsing, key, LRU lookup), without HTTP or BentoML."""
     import asyncio
 
-    os.environ.update({"SECTOR_HEATMAP_SOURCE": SOURCE, "SECTOR_HEATMAP_STORE": str(store)})
+    os.environ.update({SOURCE_ENV: SOURCE, STORE_ENV: str(store)})
     from serving.service import SectorHeatmap
 
     svc = SectorHeatmap.inner()

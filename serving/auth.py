@@ -11,6 +11,7 @@ import json
 
 API_KEY_ENV = "SECTOR_HEATMAP_API_KEY"
 API_KEY_HEADER = "X-API-KEY"
+_HEADER_NAME = API_KEY_HEADER.lower().encode()  # as ASGI scopes carry it
 # BentoML's own probes, metrics and documentation stay open (load balancers and scrapers have no key)
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/schema.json", "/"})
 OPEN_PREFIXES = ("/static_content/", "/assets/")
@@ -46,8 +47,7 @@ class ApiKeyMiddleware:
             except Exception:  # noqa: BLE001 - no service instance yet: refuse rather than let through
                 problem = (503, "service is starting")
             else:
-                header = API_KEY_HEADER.lower().encode()
-                provided = next((v.decode("latin-1") for k, v in scope["headers"] if k == header), None)
+                provided = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER_NAME), None)
                 problem = key_problem(provided, expected)
             if problem is not None:
                 status, message = problem

@@ -19,8 +19,6 @@ class ResponseCache:
         self._data: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, asyncio.Future] = {}
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable):
         """The cached value or None (a hit moves the key to the recent end)."""
@@ -28,7 +26,6 @@ class ResponseCache:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
-                self.hits += 1
             return value
 
     def put(self, key: Hashable, value) -> None:
@@ -52,7 +49,6 @@ class ResponseCache:
             return value, True
         fut = self._inflight.get(key)
         if fut is None:
-            self.misses += 1
             fut = asyncio.get_running_loop().run_in_executor(None, compute)
             self._inflight[key] = fut
             fut.add_done_callback(lambda f: self._finish(key, f))

@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from features import cli as features_cli
+from serving import commands as serving_cli
+from training import cli as training_cli
 
 # errors a user can cause (bad file, bad option, no data): one clear line, no traceback
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, OSError)
@@ -13,13 +15,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, OSErro
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sector-heatmap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    features_cli.register(sub)
-    for module in ("training.cli", "serving.commands"):
-        try:
-            __import__(module, fromlist=["register"]).register(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    for module in (features_cli, training_cli, serving_cli):
+        module.register(sub)
     return parser
 
 

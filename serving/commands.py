@@ -19,13 +19,6 @@ def serving_config(args):
     return ServingConfig.from_mapping(read_section(args.config, "serving"))
 
 
-def champion_for(loaded, store_dir: str = "mlruns") -> tuple[object | None, str]:
-    """The registered champion, or (None, why not): a missing or broken registry means descriptive only."""
-    from serving.state import champion_for as load
-
-    return load(loaded.universe.name, loaded.market.is_demo, store_dir)
-
-
 def print_heatmap(resp: dict, console=None) -> None:
     from rich import box
     from rich.console import Console
@@ -65,23 +58,20 @@ def print_heatmap(resp: dict, console=None) -> None:
 
 
 def cmd_heatmap(args) -> int:
-    from features.pipeline import load_panels
-    from features.table import build_feature_table
     from serving.heatmap import build_heatmap
     from serving.request import HeatmapRequest
+    from serving.state import ServerSettings, load_universe_state, model_store_dir
 
-    cfg, fcfg = serving_config(args), feature_config(args)
-    metrics = [m for item in args.metrics for m in item.split(",")] if args.metrics else None
+    cfg = serving_config(args)
+    metrics = ",".join(args.metrics) if args.metrics else None  # `--metrics a,b c`: the request splits on commas
     req = HeatmapRequest.parse({"universe": args.universe, "timeframe": args.timeframe, "metrics": metrics,
                                 "as_of": args.as_of}, cfg)
     if args.format == "png" and not args.output:
         raise ValueError("--format png needs --output FILE")
-    loaded = load_panels(args.source, args.universe, fcfg)
-    announce(loaded)
-    from serving.state import model_store_dir
-
-    champion, status = champion_for(loaded, model_store_dir(args.config))
-    resp = build_heatmap(loaded, build_feature_table(loaded.panels, fcfg), req, champion, status, cfg, fcfg)
+    settings = ServerSettings(cfg, feature_config(args), args.source, model_store_dir(args.config))
+    u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
+    announce(u.loaded)
+    resp = build_heatmap(u.loaded, u.table, req, u.champion, u.model_status, cfg, settings.feature_cfg)
     if args.format == "table":
         print_heatmap(resp)
         return 0
@@ -123,8 +113,10 @@ def serve_command(args, environ=None) -> tuple[list[str], dict[str, str]]:
 
 
 def cmd_serve(args) -> int:
+    from serving.state import DEFAULT_SOURCE, SOURCE_ENV
+
     argv, env = serve_command(args)
-    print(f"serving on http://{args.host}:{args.port} (source {env.get('SECTOR_HEATMAP_SOURCE', 'auto')}); "
+    print(f"serving on http://{args.host}:{args.port} (source {env.get(SOURCE_ENV, DEFAULT_SOURCE)}); "
           f"docs at /, heatmap page at /ui/heatmap", file=sys.stderr)
     Path(env["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
     os.execvpe(argv[0], argv, env)  # becomes the server: signals (Ctrl-C, SIGTERM) reach BentoML directly

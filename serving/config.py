@@ -10,10 +10,6 @@ from dataclasses import dataclass, field
 SCHEMA_VERSION = "1.0"
 
 
-def _map(**kv):
-    return dict(kv)
-
-
 @dataclass(frozen=True)
 class ServingConfig:
     # request vocabulary (the seed's get_sector_heatmap, plus volatility and predicted)
@@ -23,11 +19,11 @@ class ServingConfig:
     # descriptive relative-return columns (names of FeatureConfig.return_windows)
     descriptive_windows: tuple[str, ...] = ("1D", "1W", "1M", "3M", "12M")
     # which forecast horizon / feature column answers each timeframe
-    horizon_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(**{"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"}))
-    volume_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(
-        **{"1D": "volume_growth_1w", "1W": "volume_growth_1w", "1M": "volume_growth_1m", "3M": "volume_growth_1m"}))
-    volatility_for_timeframe: dict[str, str] = field(default_factory=lambda: _map(
-        **{"1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"}))
+    horizon_for_timeframe: dict[str, str] = field(default_factory=lambda: {"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"})
+    volume_for_timeframe: dict[str, str] = field(default_factory=lambda: {
+        "1D": "volume_growth_1w", "1W": "volume_growth_1w", "1M": "volume_growth_1m", "3M": "volume_growth_1m"})
+    volatility_for_timeframe: dict[str, str] = field(default_factory=lambda: {
+        "1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"})
     # health score: component -> inputs (feature columns, or spread_<W> / relative_volume_signed / pred)
     health_components: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
         "relative_strength": ("spread_1M", "spread_3M", "spread_12M"),

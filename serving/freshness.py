@@ -10,6 +10,7 @@ import functools
 import pandas as pd
 
 from features.calendar import sessions
+from serving.request import utc_naive
 
 
 @functools.lru_cache(maxsize=64)
@@ -26,8 +27,7 @@ def _missed_sessions(calendar: str, data_through: pd.Timestamp, today: pd.Timest
 
 def freshness(data_through: pd.Timestamp, calendar: str, now: pd.Timestamp, stale_sessions: int) -> dict:
     """{data_through, expected_session, sessions_behind, stale_sessions, stale} (JSON-ready)."""
-    today = pd.Timestamp(now)
-    today = (today.tz_convert("UTC").tz_localize(None) if today.tzinfo else today).normalize()
+    today = utc_naive(now).normalize()
     through = pd.Timestamp(data_through).normalize()
     behind, expected = _missed_sessions(calendar, through, today)
     return {

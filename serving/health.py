@@ -71,8 +71,9 @@ def _num(v) -> float:
         return float("nan")
 
 
-def _fmt(x: float, digits: int = 2) -> str:
-    return f"{x:.{digits}f}".replace("-", MINUS)
+def fmt_num(x: float, digits: int = 2, signed: bool = False) -> str:
+    """A number for people: fixed digits, a real minus sign (and '+' for positives when `signed`)."""
+    return (f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}").replace("-", MINUS)
 
 
 def skill_summary(horizon: str, skill: dict | None) -> str:
@@ -80,7 +81,7 @@ def skill_summary(horizon: str, skill: dict | None) -> str:
     if not skill or not np.isfinite(_num(skill.get("rank_ic_mean"))):
         return f"{horizon}: no out-of-sample skill recorded"
     m, lo, hi = (_num(skill.get(k)) for k in ("rank_ic_mean", "rank_ic_ci_low", "rank_ic_ci_high"))
-    head = f"{horizon} rank IC {_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]"
+    head = f"{horizon} rank IC {fmt_num(m)} [{fmt_num(lo)}, {fmt_num(hi)}]"
     if _is_true(skill.get("significant")) and lo > 0:
         verdict = "distinguishable from zero (positive)"
     elif _is_true(skill.get("significant")) and hi < 0:

@@ -18,7 +18,7 @@ from features.pipeline import LoadedMarket
 from features.sectors import FIELDS, SectorPanels
 from serving.config import SCHEMA_VERSION, ServingConfig
 from serving.freshness import freshness
-from serving.health import FORMULA, MINUS, base_weights, health_scores, score_color, skill_factor, skill_summary
+from serving.health import FORMULA, base_weights, fmt_num, health_scores, score_color, skill_factor, skill_summary
 from serving.request import HeatmapRequest
 
 DERIVED_INPUTS = ("pred", "relative_volume_signed")  # plus spread_<window>; everything else is a feature column
@@ -195,10 +195,6 @@ def model_card(champion) -> dict | None:
     })
 
 
-def _signed(x: float, unit: str, digits: int = 1) -> str:
-    return f"{x:+.{digits}f}{unit}".replace("-", MINUS)
-
-
 def _market_context(recent: SectorPanels, bench: str, timeframe: str, sessions_n: int, spreads: pd.Series,
                     lead: dict, names: dict, day: pd.Timestamp) -> str:
     close = recent.benchmark["close"]
@@ -209,13 +205,14 @@ def _market_context(recent: SectorPanels, bench: str, timeframe: str, sessions_n
     leader = lead.get("leader", "mixed")
     if leader != "mixed":
         mean = lead["cohort_mean_spread_pp"][leader]
-        parts.append(f"{leader.replace('_', '-')} sectors lead (mean spread {_signed(mean, ' pp')})")
+        parts.append(f"{leader.replace('_', '-')} sectors lead (mean spread {fmt_num(mean, 1, signed=True)} pp)")
     else:
         parts.append("no cohort leads clearly (mixed)")
     s = spreads.dropna()
     if len(s):
         hi, lo = s.idxmax(), s.idxmin()
-        parts.append(f"strongest {names.get(hi, hi)} ({_signed(s[hi], ' pp')}), weakest {names.get(lo, lo)} ({_signed(s[lo], ' pp')})")
+        parts.append(f"strongest {names.get(hi, hi)} ({fmt_num(s[hi], 1, signed=True)} pp), "
+                     f"weakest {names.get(lo, lo)} ({fmt_num(s[lo], 1, signed=True)} pp)")
     return "; ".join(parts) + "."
 
 

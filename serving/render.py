@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from html import escape
 
-from serving.health import MINUS
+from serving.health import fmt_num
 
 TINT_BG = {"bull": "#c7e9c0", "bear": "#fcbba1", "neutral": "#fff7bc", "n/a": "#eeeeee"}
 PLAIN_BG = "#ffffff"
@@ -29,9 +29,7 @@ td.health{font-weight:700}.sub{display:block;font-size:.75rem;color:#444}
 
 
 def _num(v, digits: int = 2, signed: bool = True) -> str:
-    if v is None:
-        return "n/a"
-    return (f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}").replace("-", MINUS)
+    return "n/a" if v is None else fmt_num(v, digits, signed)
 
 
 def _get(d: dict | None, dotted: str):

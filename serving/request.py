@@ -25,17 +25,25 @@ class HeatmapRequest:
 
     @classmethod
     def parse(cls, raw: Mapping | None = None, cfg: ServingConfig | None = None, today=None) -> "HeatmapRequest":
-        """From a JSON-like mapping (API body, CLI options); unknown keys are an error."""
+        """From a JSON-like mapping (API body, CLI options); unknown keys are an error.
+
+        Absent (or None) fields take the configured defaults: the first served universe, the default timeframe."""
         cfg = cfg or ServingConfig()
         if raw is not None and not isinstance(raw, Mapping):
             raise ValueError(f"request: expected an object of parameters, got {type(raw).__name__}")
-        raw = {ALIASES.get(k, k): v for k, v in dict(raw or {}).items() if v is not None}
+        raw = {k: v for k, v in dict(raw or {}).items() if v is not None}
+        for alias, name in ALIASES.items():
+            if alias in raw and name in raw:
+                if raw[alias] != raw[name]:
+                    raise ValueError(f"{alias}: conflicts with {name}; give one of them")
+                del raw[alias]
+        raw = {ALIASES.get(k, k): v for k, v in raw.items()}
         unknown = set(raw) - {"universe", "timeframe", "metrics", "market_index", "as_of"}
         if unknown:
             raise ValueError(f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
                              "market_index (or benchmark), as_of")
         req = cls(
-            universe=_text(raw.get("universe", cls.universe), "universe"),
+            universe=_text(raw.get("universe", cfg.universes[0]), "universe"),
             timeframe=_text(raw.get("timeframe", cfg.default_timeframe), "timeframe").upper(),
             metrics=_metrics(raw.get("metrics")),
             market_index=_text(raw["market_index"], "market_index") if "market_index" in raw else None,
@@ -52,11 +60,11 @@ class HeatmapRequest:
         if bad:
             raise ValueError(f"metrics: unknown {bad[0]!r}; expected any of {', '.join(cfg.metrics)}")
         if self.as_of is not None:
-            today = pd.Timestamp.now("UTC") if today is None else pd.Timestamp(today)
-            today = today.tz_convert("UTC").tz_localize(None) if today.tzinfo else today
+            today = utc_naive(pd.Timestamp.now("UTC") if today is None else today)
             if self.as_of.normalize() > today.normalize():
                 raise ValueError(f"as_of: {self.as_of.date()} is in the future (today is {today.date()})")
-        ordered = tuple(m for m in cfg.metrics if m in set(self.metrics)) if self.metrics else cfg.metrics
+        asked = set(self.metrics)
+        ordered = tuple(m for m in cfg.metrics if m in asked) if self.metrics else cfg.metrics
         return self if ordered == self.metrics else replace(self, metrics=ordered)
 
 
@@ -92,6 +100,10 @@ def parse_date(v, name: str = "as_of") -> pd.Timestamp | None:
         raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)") from None
     if ts is pd.NaT:
         raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
+    return utc_naive(ts).normalize()
+
+
+def utc_naive(ts) -> pd.Timestamp:
+    """A timestamp as naive UTC (an aware one is converted first; a naive one is taken as UTC)."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts

@@ -102,25 +102,17 @@ class SectorHeatmap:
         return self.state is not None
 
     # ---- shared helpers (plain methods: the APIs and the /ui pages both call these) ----------
-    def _universe(self, state: ServingState, name) -> tuple[str, UniverseState]:
-        name = self.cfg.universes[0] if name is None else name
-        if not isinstance(name, str):
-            raise InvalidArgument(f"universe: expected a string, got {name!r}")
+    def _universe(self, state: ServingState, name: str | None) -> tuple[str, UniverseState]:
         try:
-            return state.resolve(name)
+            return state.resolve(self.cfg.universes[0] if name is None else name)
         except ValueError as exc:
             raise _bad(exc) from None
 
     def _heatmap_request(self, state: ServingState, raw: dict):
         from serving.request import HeatmapRequest
 
-        raw = {k: v for k, v in raw.items() if v is not None}
-        if "benchmark" in raw and "market_index" in raw:
-            if raw["benchmark"] != raw["market_index"]:
-                raise InvalidArgument("benchmark: conflicts with market_index; give one of them")
-            raw.pop("benchmark")
         try:
-            req = HeatmapRequest.parse({**raw, "universe": raw.get("universe", self.cfg.universes[0])}, self.cfg)
+            req = HeatmapRequest.parse(raw, self.cfg)
         except ValueError as exc:
             raise _bad(exc) from None
         name, u = self._universe(state, req.universe)
@@ -162,8 +154,7 @@ class SectorHeatmap:
 
         state = self.state
         try:  # the same field checks as a heatmap request (a date, not in the future)
-            given = {k: raw[k] for k in ("universe", "as_of") if raw.get(k) is not None}
-            req = HeatmapRequest.parse({"universe": self.cfg.universes[0], **given}, self.cfg)
+            req = HeatmapRequest.parse(raw, self.cfg)
         except ValueError as exc:
             raise _bad(exc) from None
         name, u = self._universe(state, req.universe)

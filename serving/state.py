@@ -110,24 +110,16 @@ class ServingState:
         raise ValueError(f"universe: unknown {name!r}; this server serves {', '.join(self.universes)}")
 
 
-def champion_for(universe: str, demo: bool, store_dir: str) -> tuple[object | None, str]:
-    """The registered champion, or (None, why not): a missing or broken store means descriptive only."""
-    try:
-        from training.registry import load_champion
-
-        return load_champion(universe, demo, store_dir)
-    except Exception as exc:  # noqa: BLE001 - any failure here degrades, it never stops serving
-        detail = f": {exc}" if str(exc) else ""
-        return None, f"unavailable: could not load the champion ({type(exc).__name__}{detail})"
-
-
 def load_universe_state(name: str, settings: ServerSettings) -> UniverseState:
+    """Market, feature table and champion of one universe (the service and `sector-heatmap heatmap` share it)."""
     from features.pipeline import load_panels
     from features.table import build_feature_table
+    from training.registry import load_champion
 
     loaded = load_panels(settings.source, name, settings.feature_cfg)
     table = build_feature_table(loaded.panels, settings.feature_cfg)
-    champion, status = champion_for(loaded.universe.name, loaded.market.is_demo, settings.store_dir)
+    # never raises: a missing or broken store comes back as (None, why), i.e. descriptive only
+    champion, status = load_champion(loaded.universe.name, loaded.market.is_demo, settings.store_dir)
     return UniverseState(loaded, table, champion, status)
 
 

@@ -123,7 +123,7 @@ class LiveServer:
         self.workdir = workdir
         self.log = workdir / "server.log"
         self.env = {**os.environ, SOURCE_ENV: source, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml"),
-                    "BENTOML_DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
+                    "PYTHONUNBUFFERED": "1"}  # `serve` itself sets BENTOML_DO_NOT_TRACK
         self.env.pop(API_KEY_ENV, None)
         if api_key:
             self.env[API_KEY_ENV] = api_key

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import features.pipeline
-import training.registry
+import training.store
 from serving.cli import main
 
 
@@ -15,10 +15,10 @@ def offline(monkeypatch, market):
     loaded, _ = market
     monkeypatch.setattr(features.pipeline, "load_panels", lambda source, universe, cfg=None, **kw: loaded)
 
-    def no_registry(*a, **kw):
-        raise NotImplementedError
+    def broken_store(*a, **kw):
+        raise NotImplementedError("registry offline")
 
-    monkeypatch.setattr(training.registry, "load_champion", no_registry)
+    monkeypatch.setattr(training.store, "open_store", broken_store)  # the registry itself must degrade
     return loaded
 
 
@@ -27,7 +27,7 @@ def test_json_without_a_model(offline, tmp_path):
     assert main(["heatmap", "--source", "csv:x", "--format", "json", "--output", str(out), "--timeframe", "1w",
                  "--metrics", "performance,momentum", "predicted"]) == 0
     r = json.loads(out.read_text())
-    assert r["model_status"] == "unavailable: could not load the champion (NotImplementedError)"
+    assert r["model_status"] == "model unavailable: NotImplementedError: registry offline"
     assert r["timeframe"] == "1W" and r["metrics"] == ["performance", "momentum", "predicted"]
     assert len(r["sectors"]) == 11 and all(s["predicted"] is None for s in r["sectors"])
 
@@ -52,8 +52,6 @@ def test_serve_runs_bentoml_with_settings_in_the_environment(tmp_path, monkeypat
     """`serve` execs `bentoml serve serving.service:SectorHeatmap`; source and config travel as variables."""
     import os
     import sys
-
-    from serving import commands
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text("serving:\n  universes: [us_sectors]\n")

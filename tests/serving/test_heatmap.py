@@ -176,6 +176,7 @@ def test_as_of_in_the_past_uses_that_session(market):
         ({"as_of": 20240101}, "as_of"),
         ({"as_of": "2999-01-01"}, "as_of"),
         ({"universe": ""}, "universe"),
+        ({"benchmark": "SPY", "market_index": "QQQ"}, "benchmark"),
         ({"colour": "red"}, "colour"),
     ],
 )
@@ -193,6 +194,7 @@ def test_bad_requests_against_the_data(market):
     with pytest.raises(ValueError, match=r"^market_index: 'VNINDEX'"):
         heatmap(market, market_index="VNINDEX")
     assert heatmap(market, benchmark="SPY")["benchmark"] == "SPY"  # the alias works
+    assert heatmap(market, benchmark="SPY", market_index="SPY")["benchmark"] == "SPY"  # both, agreeing
 
 
 @pytest.mark.parametrize(

