@@ -28,16 +28,16 @@ def _peak_mb() -> float:
 
 
 def phase_etf_features(q):
-    from features.config import FeatureConfig
-    from features.pipeline import load_panels
     from features.sectors import sector_panels
+    from features.sources.market import load_market
     from features.table import build_feature_table
+    from features.universe import load_universe
 
+    universe = load_universe("us_sectors")
     t0 = time.perf_counter()
-    loaded = load_panels(f"csv:{SHARED}", "us_sectors")
+    market = load_market(f"csv:{SHARED}", universe)  # read + validate
     t1 = time.perf_counter()
-    panels = sector_panels(loaded.market.bars, loaded.universe)
-    table = build_feature_table(panels, FeatureConfig())
+    table = build_feature_table(sector_panels(market.bars, universe))  # panels + features
     t2 = time.perf_counter()
     q.put({"load_validate_s": t1 - t0, "features_s": t2 - t1, "rows": len(table), "columns": table.shape[1],
            "peak_mb": _peak_mb()})
