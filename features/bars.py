@@ -5,6 +5,7 @@ import pandas as pd
 
 BAR_COLUMNS = ("date", "ticker", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS = ("open", "high", "low", "close")
+VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")  # every numeric bar field
 
 
 def empty_bars() -> pd.DataFrame:
@@ -25,7 +26,7 @@ def tidy_bars(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {"date": dates.dt.normalize().astype("datetime64[ns]"), "ticker": df["ticker"].astype(str)}
     )
-    for c in (*PRICE_COLUMNS, "volume"):
+    for c in VALUE_COLUMNS:
         out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
     return out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
 

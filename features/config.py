@@ -4,18 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-def _windows(**w: int) -> dict[str, int]:
-    return dict(w)
-
-
 @dataclass(frozen=True)
 class FeatureConfig:
     # relative-return windows in sessions (momentum features and the heatmap's descriptive columns)
     return_windows: dict[str, int] = field(
-        default_factory=lambda: _windows(**{"1D": 1, "1W": 5, "1M": 21, "3M": 63, "6M": 126, "12M": 252})
+        default_factory=lambda: {"1D": 1, "1W": 5, "1M": 21, "3M": 63, "6M": 126, "12M": 252}
     )
     # descriptive rotation matrix: windows and the neutral band (percentage points)
-    matrix_windows: dict[str, int] = field(default_factory=lambda: _windows(**{"1M": 21, "3M": 63, "12M": 252}))
+    matrix_windows: dict[str, int] = field(default_factory=lambda: {"1M": 21, "3M": 63, "12M": 252})
     neutral_threshold_pp: float = 0.5
     skip_recent: int = 21  # 12-1 momentum skips the last month
     trend_windows: tuple[int, ...] = (50, 200)

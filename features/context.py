@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from features.sectors import SectorPanels
+from features.volatility import ANNUAL, daily_log_returns
 
 MONTH = 21
 
@@ -22,7 +23,7 @@ def context_features(p: SectorPanels) -> pd.DataFrame:
     c = p.context
     out = {
         "mkt_ret_1m": _log_ret(p.benchmark["close"]),
-        "mkt_vol_1m": np.log(p.benchmark["close"]).diff().rolling(MONTH, min_periods=10).std() * np.sqrt(252),
+        "mkt_vol_1m": daily_log_returns(p.benchmark["close"]).rolling(MONTH, min_periods=10).std() * np.sqrt(ANNUAL),
     }
     if "vix" in c:
         out["vix"] = c["vix"]

@@ -103,14 +103,17 @@ def rotation_matrix(
     cfg = cfg or FeatureConfig()
     dates = p.dates
     if as_of is None:
-        day = dates[-1]
+        pos = len(dates) - 1
     else:
-        pos = dates.searchsorted(pd.Timestamp(as_of), side="right") - 1
+        pos = int(dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
         if pos < 0:
             raise ValueError(f"as_of {pd.Timestamp(as_of).date()} is before the data starts ({dates[0].date()})")
-        day = dates[pos]
+    day = dates[pos]
+    # only the sessions the longest window reaches back to: one row costs O(window), not O(history)
+    recent = slice(max(0, pos - max(cfg.matrix_windows.values())), pos + 1)
+    close, bench = p.close.iloc[recent], p.benchmark["close"].iloc[recent]
     spreads = pd.DataFrame(
-        {name: relative_total_return(p, w).loc[day] * 100.0 for name, w in cfg.matrix_windows.items()}
+        {name: relative_total_return(close, bench, w).iloc[-1] * 100.0 for name, w in cfg.matrix_windows.items()}
     )
     order_col = list(cfg.matrix_windows)[-1]
     spreads = spreads.sort_values(order_col, ascending=False, na_position="last")

@@ -13,10 +13,10 @@ def log_relative_price(p: SectorPanels) -> pd.DataFrame:
     return np.log(p.close).sub(np.log(p.benchmark["close"]), axis=0)
 
 
-def relative_total_return(p: SectorPanels, window: int) -> pd.DataFrame:
+def relative_total_return(close: pd.DataFrame, bench_close: pd.Series, window: int) -> pd.DataFrame:
     """Sector total return minus benchmark total return over `window` sessions (simple, as the matrix spec)."""
-    sector = p.close / p.close.shift(window) - 1.0
-    bench = p.benchmark["close"] / p.benchmark["close"].shift(window) - 1.0
+    sector = close / close.shift(window) - 1.0
+    bench = bench_close / bench_close.shift(window) - 1.0
     return sector.sub(bench, axis=0)
 
 

@@ -1,7 +1,6 @@
 """Validation findings: every repair or refusal is recorded with ticker, file and row, never silent."""
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 ACTIONS = ("repaired", "dropped", "refused", "noted")
@@ -42,9 +41,6 @@ class ValidationReport:
     @property
     def refused(self) -> list[Finding]:
         return self.by_action("refused")
-
-    def counts(self) -> Counter:
-        return Counter((f.kind, f.action) for f in self.findings)
 
     def to_records(self) -> list[dict]:
         return [asdict(f) for f in self.findings]

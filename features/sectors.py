@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.bars import VALUE_COLUMNS
 from features.universe import Universe
 
-FIELDS = ("open", "high", "low", "close", "volume")
+FIELDS = VALUE_COLUMNS  # one panel per bar field (serving imports this name)
 
 
 @dataclass
@@ -44,14 +45,14 @@ class SectorPanels:
         )
 
 
-def _wide_numpy(bars: pd.DataFrame, tickers: list[str], dates: pd.DatetimeIndex, fields) -> dict[str, np.ndarray]:
+def _wide_numpy(bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str],
+                dates: pd.DatetimeIndex, fields) -> dict[str, np.ndarray]:
     """Scatter tidy bars into (date x ticker) arrays in one pass, without pandas pivots.
 
-    Tickers are factorised once (cheap even for 10M rows) and mapped to columns, so the cost
-    does not grow with the number of tickers asked for.
+    ``codes``/``uniques`` are the ticker column factorised once by the caller and mapped to
+    columns here, so the cost does not grow with the number of tickers asked for.
     """
-    codes, uniques = pd.factorize(bars["ticker"])
-    col = pd.Index(tickers).get_indexer(pd.Index(uniques).astype(str))[codes]
+    col = pd.Index(tickers).get_indexer(uniques)[codes]
     day = bars["date"].to_numpy(dtype="datetime64[ns]")
     grid = dates.to_numpy(dtype="datetime64[ns]")
     row = np.searchsorted(grid, day).clip(max=len(grid) - 1)
@@ -84,7 +85,9 @@ def _aggregate_members(arr: dict[str, np.ndarray], universe: Universe, members: 
             weights[pos[m], j] = (s.weights or {}).get(m, 1.0)
     wsum = live.astype("float64") @ weights
     sret = np.where(wsum > 0, np.where(live, ret, 0.0) @ weights / np.where(wsum > 0, wsum, 1.0), np.nan)
-    has_close = np.isfinite(close).astype("float64") @ weights > 0
+    have = np.isfinite(close)
+    denom = have.astype("float64") @ weights  # weight of the members with a close that day
+    has_close = denom > 0
     level = np.full(sret.shape, np.nan)
     for j in range(k):  # k sectors, vectorised over time
         started = np.flatnonzero(has_close[:, j])
@@ -97,8 +100,6 @@ def _aggregate_members(arr: dict[str, np.ndarray], universe: Universe, members: 
         level[~has_close[:, j], j] = np.nan
     out = {"close": level}
     with np.errstate(invalid="ignore", divide="ignore"):
-        have = np.isfinite(close)
-        denom = np.where(have, 1.0, 0.0) @ weights
         for f in ("open", "high", "low"):
             ratio = arr[f] / close
             ok = np.isfinite(ratio)
@@ -111,20 +112,23 @@ def _aggregate_members(arr: dict[str, np.ndarray], universe: Universe, members: 
 
 def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> SectorPanels:
     """Build the aligned panels for a universe from tidy bars (features.bars)."""
-    bench = bars[bars["ticker"] == universe.benchmark]
-    if bench.empty:
-        raise ValueError(f"benchmark {universe.benchmark!r} has no bars; tickers present: "
-                         f"{sorted(bars['ticker'].unique())[:20]}")
-    dates = pd.DatetimeIndex(np.sort(bench["date"].unique()), name="date")
+    codes, uniques = pd.factorize(bars["ticker"])  # once: the one pass over the ticker column
+    uniques = pd.Index(uniques).astype(str)
+    bench_code = uniques.get_indexer([universe.benchmark])[0]
+    if bench_code < 0:
+        raise ValueError(f"benchmark {universe.benchmark!r} has no bars; tickers present: {sorted(uniques)[:20]}")
+    bench_days = bars["date"].to_numpy(dtype="datetime64[ns]")[codes == bench_code]
+    dates = pd.DatetimeIndex(np.unique(bench_days), name="date")
     keys = [s.key for s in universe.sectors]
     sector_tickers = list(dict.fromkeys(universe.sector_tickers()))
-    present = set(pd.unique(bars["ticker"]))
+    present = set(uniques)
     ctx_names = [n for n, t in universe.context.items() if t in present]
     ctx_tickers = [universe.context[n] for n in ctx_names]
     everything = list(dict.fromkeys([*sector_tickers, universe.benchmark, *ctx_tickers]))
-    wide = _wide_numpy(bars, everything, dates, FIELDS)
-    cols = lambda names: [everything.index(t) for t in names]  # noqa: E731
-    arrays = {f: wide[f][:, cols(sector_tickers)] for f in FIELDS}
+    wide = _wide_numpy(bars, codes, uniques, everything, dates, FIELDS)
+    column = {t: i for i, t in enumerate(everything)}
+    sector_cols = [column[t] for t in sector_tickers]
+    arrays = {f: wide[f][:, sector_cols] for f in FIELDS}
     if universe.is_constituent_based:
         arrays = _aggregate_members(arrays, universe, sector_tickers)
     panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in FIELDS}
@@ -135,9 +139,9 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
         filled = panels[f].ffill(limit=max_fill) if max_fill > 0 else panels[f]
         panels[f] = filled.where(alive)
     panels["volume"] = panels["volume"].where(panels["volume"].notna() | ~alive, 0.0).where(alive)
-    b = everything.index(universe.benchmark)
+    b = column[universe.benchmark]
     benchmark = pd.DataFrame({f: wide[f][:, b] for f in FIELDS}, index=dates)
-    context = pd.DataFrame(wide["close"][:, cols(ctx_tickers)], index=dates, columns=ctx_names)
+    context = pd.DataFrame(wide["close"][:, [column[t] for t in ctx_tickers]], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
     return SectorPanels(**panels, benchmark=benchmark, context=context,
                         names={s.key: s.name for s in universe.sectors})

@@ -14,11 +14,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from features.bars import PRICE_COLUMNS, empty_bars, tidy_bars
+from features.bars import PRICE_COLUMNS, VALUE_COLUMNS, empty_bars, tidy_bars
 from features.calendar import sessions
 from features.report import DataValidationError, Finding, ValidationReport
-
-VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
 
 
 @dataclass(frozen=True)

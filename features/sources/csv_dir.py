@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.bars import PRICE_COLUMNS
+from features.bars import VALUE_COLUMNS
 from features.report import DataValidationError, ValidationReport
 from features.validation import emit_rows, validate
 
@@ -32,7 +32,6 @@ HEADER_ALIASES = {
 # yfinance >= 0.2.51 writes a MultiIndex header whose first cell is "Price" and whose date
 # column is unnamed; the "Ticker,..." and "Date,,,," lines that follow are stray headers.
 MULTIINDEX_FIRST_CELL = "price"
-VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
 RAW_COLUMNS = ("date", *VALUE_COLUMNS, "row")
 ISO_DATE_LEN = 10  # "YYYY-MM-DD"; anything after it (time, offset) is dropped
 SHOWN_CHARS = 80  # how much of a bad line to quote in a finding

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.bars import PRICE_COLUMNS
+from features.bars import VALUE_COLUMNS
 from features.calendar import sessions
 from features.universe import COHORTS, Sector, Universe, load_universe
 
@@ -155,6 +155,17 @@ _STREAMS = ("params", "regime", "vol", "market", "latent", "sector", "listing", 
 
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class DemoKnobs:
+    """The knobs of a demo market (and of ``demo[:k=v,...]``), declared once; checked by ``_plan``."""
+
+    sectors: int = 11
+    stocks: int = 0
+    years: float = 20.0
+    signal: float = 0.0
+    seed: int = 7
+
+
+@dataclass(frozen=True)
 class DemoLatent:
     """The hidden state behind a demo market, for tests and for honest reporting."""
 
@@ -180,17 +191,13 @@ class _Plan:
     stocks: dict | None = None  # constituent-mode member parameters
 
 
-def demo_market(
-    sectors: int = 11,
-    stocks: int = 0,
-    years: float = 20,
-    signal: float = 0.0,
-    seed: int = 7,
-    end=None,
-    calendar: str = "XNYS",
-) -> tuple[pd.DataFrame, Universe]:
-    """Tidy bars of a seeded demo market and the universe they belong to (see module doc)."""
-    plan = _plan(sectors, stocks, years, signal, seed, end, calendar)
+def demo_market(*, end=None, calendar: str = "XNYS", **knobs) -> tuple[pd.DataFrame, Universe]:
+    """Tidy bars of a seeded demo market and the universe they belong to (see module doc).
+
+    ``knobs`` are DemoKnobs fields (sectors, stocks, years, signal, seed); ``end`` defaults to
+    ``default_end(calendar)``.
+    """
+    plan = _plan(DemoKnobs(**knobs), end, calendar)
     rng = {name: np.random.default_rng(ss) for name, ss in plan.seeds.items()}
     T = len(plan.dates)
     market = (plan.vol * MARKET_SIGMA * _t_shocks(rng["market"], (T,))).astype(np.float32)
@@ -198,7 +205,7 @@ def demo_market(
     ctx = _context_specs(plan.universe)
     counts = {plan.universe.benchmark: T, **{t: T for t in ctx}}
     if plan.stocks is None:
-        for i, key in enumerate(plan.keys):
+        for key in plan.keys:
             counts[key] = int(_etf_mask(key, plan.dates).sum())
     else:
         listed = plan.stocks["listed"]
@@ -211,23 +218,16 @@ def demo_market(
     return sink.frame(), plan.universe
 
 
-def demo_latent(
-    sectors: int = 11,
-    stocks: int = 0,
-    years: float = 20,
-    signal: float = 0.0,
-    seed: int = 7,
-    end=None,
-    calendar: str = "XNYS",
-) -> DemoLatent:
+def demo_latent(*, end=None, calendar: str = "XNYS", **knobs) -> DemoLatent:
     """The latent score, regime and drift coefficient of ``demo_market`` with the same knobs."""
-    plan = _plan(sectors, stocks, years, signal, seed, end, calendar)
+    spec = DemoKnobs(**knobs)
+    plan = _plan(spec, end, calendar)
     return DemoLatent(
         z=pd.DataFrame(plan.z.T.astype(np.float64), index=plan.dates, columns=plan.keys),
         stressed=pd.Series(plan.stressed, index=plan.dates, name="stressed"),
         vol=pd.Series(plan.vol.astype(np.float64), index=plan.dates, name="vol"),
         k=plan.k,
-        signal=float(signal),
+        signal=float(spec.signal),
     )
 
 
@@ -238,10 +238,10 @@ def default_end(calendar: str = "XNYS") -> pd.Timestamp:
 
 
 # -- the plan: everything demo_market and demo_latent share -----------------------------------
-def _plan(sectors, stocks, years, signal, seed, end, calendar) -> _Plan:
-    sectors, stocks = _check_int("sectors", sectors, 1, 99), _check_int("stocks", stocks, 0, 9999)
-    seed = _check_int("seed", seed, 0, 2**63 - 1)
-    years, signal = float(years), float(signal)
+def _plan(knobs: DemoKnobs, end, calendar: str) -> _Plan:
+    sectors, stocks = _check_int("sectors", knobs.sectors, 1, 99), _check_int("stocks", knobs.stocks, 0, 9999)
+    seed = _check_int("seed", knobs.seed, 0, 2**63 - 1)
+    years, signal = float(knobs.years), float(knobs.signal)
     if not years > 0:
         raise ValueError(f"demo: years must be positive, got {years}")
     if not abs(signal) <= MAX_ABS_SIGNAL:
@@ -258,9 +258,7 @@ def _plan(sectors, stocks, years, signal, seed, end, calendar) -> _Plan:
     if stocks == 0 and sectors == len(ETF_PARAMS):
         universe = load_universe("us_sectors")
         keys = [s.key for s in universe.sectors]
-        beta = np.array([ETF_PARAMS[k][0] for k in keys])
-        sigma = np.array([ETF_PARAMS[k][1] for k in keys])
-        w = np.array([ETF_PARAMS[k][2] for k in keys])
+        beta, sigma, w = (np.array([ETF_PARAMS[k][i] for k in keys]) for i in (0, 1, 2))
         beta = beta / (w / w.sum() @ beta)  # the benchmark has beta 1
     elif stocks == 0:
         universe = _generic_universe(sectors, 0, calendar)
@@ -664,7 +662,7 @@ class _Sink:
         self.start = dict(zip(self.order, starts.tolist(), strict=True))
         total = sum(counts.values())
         self.date = np.empty(total, dtype="datetime64[ns]")
-        self.cols = {c: np.empty(total) for c in (*PRICE_COLUMNS, "volume")}
+        self.cols = {c: np.empty(total) for c in VALUE_COLUMNS}
 
     def writer(self, tickers, mask: np.ndarray | None):
         """A `write(column, values)` for one block of rows (tickers x dates, `mask` = listed)."""

@@ -6,7 +6,7 @@ announced in ``MarketData.notes`` and in the recorded source string, never silen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pandas as pd
@@ -14,21 +14,10 @@ import pandas as pd
 from features.report import ValidationReport
 from features.sources import MarketData, SourceError, parse_spec
 from features.sources import yahoo
-from features.sources.demo import default_end, demo_market
+from features.sources.demo import DemoKnobs, demo_market
 from features.universe import Universe
 
 CACHE_SOURCE = "yfinance-cache"
-
-
-@dataclass(frozen=True)
-class DemoKnobs:
-    """The knobs of ``demo[:k=v,...]``; defaults are demo_market's."""
-
-    sectors: int = 11
-    stocks: int = 0
-    years: float = 20.0
-    signal: float = 0.0
-    seed: int = 7
 
 
 def load_market(
@@ -101,13 +90,8 @@ def demo_source_name(knobs: DemoKnobs, end) -> str:
 
 def _from_demo(arg: str, universe: Universe, end) -> MarketData:
     knobs = parse_demo_knobs(arg)
-    calendar = universe.calendar
     try:
-        last = default_end(calendar) if end is None else pd.Timestamp(end)
-        bars, demo_universe = demo_market(
-            sectors=knobs.sectors, stocks=knobs.stocks, years=knobs.years, signal=knobs.signal,
-            seed=knobs.seed, end=last, calendar=calendar,
-        )
+        bars, demo_universe = demo_market(end=end, calendar=universe.calendar, **asdict(knobs))
     except ValueError as exc:
         raise SourceError(str(exc)) from None
     notes = []

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from features.bars import PRICE_COLUMNS
+from features.bars import PRICE_COLUMNS, VALUE_COLUMNS
 from features.calendar import last_complete_session, sessions
 from features.report import Finding, ValidationReport
 
@@ -46,7 +46,6 @@ PROBE_DEADLINE_S = 3.0
 REASON_CHARS = 160  # how much of yfinance's own error message to quote
 ERRORS_ATTR = "yfinance_errors"  # frame.attrs key: the errors yfinance logged during the call
 SAID = "; yfinance said: "
-FIELDS = (*PRICE_COLUMNS, "volume")
 CSV_HEADER = ("Date", "Close", "High", "Low", "Open", "Volume")  # what yfinance's to_csv writes
 WHERE = "yfinance"
 
@@ -213,7 +212,7 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> tuple[dict
         if sub is None:
             failed[ticker] = "not in the frame returned" + _said(frame, ticker)
             continue
-        lacking = [c for c in FIELDS if c not in sub]
+        lacking = [c for c in VALUE_COLUMNS if c not in sub]
         if lacking:
             failed[ticker] = f"columns {lacking} missing from the frame returned"
             continue
@@ -221,7 +220,7 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> tuple[dict
         if index.tz is not None:
             index = index.tz_localize(None)
         rows = pd.DataFrame({"date": index.normalize().astype("datetime64[ns]")})
-        for c in FIELDS:
+        for c in VALUE_COLUMNS:
             rows[c] = pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         rows = rows[rows[list(PRICE_COLUMNS)].notna().any(axis=1)].reset_index(drop=True)
         if rows.empty:
@@ -257,12 +256,12 @@ def _columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame 
 def _read_cache_file(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in ("date", *FIELDS) if c not in frame.columns]
+    missing = [c for c in ("date", *VALUE_COLUMNS) if c not in frame.columns]
     if missing:
         raise ValueError(f"columns {missing} missing")
     dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="raise")
     out = pd.DataFrame({"date": dates.astype("datetime64[ns]")})
-    for c in FIELDS:
+    for c in VALUE_COLUMNS:
         out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
     return out
 
