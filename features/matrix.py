@@ -101,14 +101,8 @@ def rotation_matrix(
 ) -> RotationMatrix:
     """The matrix on the last session at or before `as_of` (default: the latest data)."""
     cfg = cfg or FeatureConfig()
-    dates = p.dates
-    if as_of is None:
-        pos = len(dates) - 1
-    else:
-        pos = int(dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
-        if pos < 0:
-            raise ValueError(f"as_of {pd.Timestamp(as_of).date()} is before the data starts ({dates[0].date()})")
-    day = dates[pos]
+    pos = p.session_at(as_of)
+    day = p.dates[pos]
     # only the sessions the longest window reaches back to: one row costs O(window), not O(history)
     recent = slice(max(0, pos - max(cfg.matrix_windows.values())), pos + 1)
     close, bench = p.close.iloc[recent], p.benchmark["close"].iloc[recent]

@@ -13,7 +13,6 @@ import pandas as pd
 from features.bars import VALUE_COLUMNS
 from features.universe import Universe
 
-FIELDS = VALUE_COLUMNS  # one panel per bar field (serving imports this name)
 
 
 @dataclass
@@ -37,11 +36,22 @@ class SectorPanels:
     def sectors(self) -> list[str]:
         return list(self.close.columns)
 
+    def session_at(self, as_of=None) -> int:
+        """Position of the last session at or before `as_of` (default: the latest); names as_of if too early."""
+        if len(self.dates) == 0:
+            raise ValueError("the panels hold no sessions")
+        if as_of is None:
+            return len(self.dates) - 1
+        pos = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+        if pos < 0:
+            raise ValueError(f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})")
+        return pos
+
     def upto(self, as_of) -> "SectorPanels":
         """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""
         cut = lambda df: df.loc[: pd.Timestamp(as_of)]  # noqa: E731
         return SectorPanels(
-            *(cut(getattr(self, f)) for f in FIELDS), cut(self.benchmark), cut(self.context), dict(self.names)
+            *(cut(getattr(self, f)) for f in VALUE_COLUMNS), cut(self.benchmark), cut(self.context), dict(self.names)
         )
 
 
@@ -125,13 +135,13 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     ctx_names = [n for n, t in universe.context.items() if t in present]
     ctx_tickers = [universe.context[n] for n in ctx_names]
     everything = list(dict.fromkeys([*sector_tickers, universe.benchmark, *ctx_tickers]))
-    wide = _wide_numpy(bars, codes, uniques, everything, dates, FIELDS)
+    wide = _wide_numpy(bars, codes, uniques, everything, dates, VALUE_COLUMNS)
     column = {t: i for i, t in enumerate(everything)}
     sector_cols = [column[t] for t in sector_tickers]
-    arrays = {f: wide[f][:, sector_cols] for f in FIELDS}
+    arrays = {f: wide[f][:, sector_cols] for f in VALUE_COLUMNS}
     if universe.is_constituent_based:
         arrays = _aggregate_members(arrays, universe, sector_tickers)
-    panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in FIELDS}
+    panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in VALUE_COLUMNS}
     # a sector missing a few sessions keeps its last price (volume 0), not a hole; "alive" looks
     # only backwards so that nothing on date t depends on whether the series resumes later
     alive = panels["close"].notna().cummax()
@@ -140,7 +150,7 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
         panels[f] = filled.where(alive)
     panels["volume"] = panels["volume"].where(panels["volume"].notna() | ~alive, 0.0).where(alive)
     b = column[universe.benchmark]
-    benchmark = pd.DataFrame({f: wide[f][:, b] for f in FIELDS}, index=dates)
+    benchmark = pd.DataFrame({f: wide[f][:, b] for f in VALUE_COLUMNS}, index=dates)
     context = pd.DataFrame(wide["close"][:, [column[t] for t in ctx_tickers]], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
     return SectorPanels(**panels, benchmark=benchmark, context=context,

@@ -15,7 +15,6 @@ import pandas as pd
 from features.config import FeatureConfig
 from features.matrix import DISPLAY_DIGITS, LEADERSHIP_RULE, rotation_matrix, tint
 from features.pipeline import LoadedMarket
-from features.sectors import FIELDS, SectorPanels
 from serving.config import SCHEMA_VERSION, ServingConfig
 from serving.freshness import freshness
 from serving.health import FORMULA, base_weights, fmt_num, health_scores, score_color, skill_factor, skill_summary
@@ -51,24 +50,6 @@ def _plain(obj):
 
 def _pct_from_log(x) -> float:
     return 100.0 * (np.exp(x) - 1.0)
-
-
-def _session(dates: pd.DatetimeIndex, as_of: pd.Timestamp | None) -> int:
-    """Position of the last session at or before as_of (ValueError naming as_of when before the data)."""
-    if len(dates) == 0:
-        raise RuntimeError("the panels hold no sessions")
-    if as_of is None:
-        return len(dates) - 1
-    pos = int(dates.searchsorted(as_of, side="right")) - 1
-    if pos < 0:
-        raise ValueError(f"as_of: {as_of.date()} is before the data starts ({dates[0].date()})")
-    return pos
-
-
-def _tail(p: SectorPanels, pos: int, n: int) -> SectorPanels:
-    """The n sessions ending at pos: enough for every window, so the matrix costs O(n) not O(history)."""
-    sl = slice(max(0, pos - n + 1), pos + 1)
-    return SectorPanels(*(getattr(p, f).iloc[sl] for f in FIELDS), p.benchmark.iloc[sl], p.context.iloc[sl], dict(p.names))
 
 
 def _rows_on(table: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
@@ -195,9 +176,9 @@ def model_card(champion) -> dict | None:
     })
 
 
-def _market_context(recent: SectorPanels, bench: str, timeframe: str, sessions_n: int, spreads: pd.Series,
+def _market_context(close: pd.Series, bench: str, timeframe: str, sessions_n: int, spreads: pd.Series,
                     lead: dict, names: dict, day: pd.Timestamp) -> str:
-    close = recent.benchmark["close"]
+    """One sentence from the data: the benchmark's move, the leading cohort, strongest and weakest."""
     parts = []
     if len(close) > sessions_n and close.iloc[-1 - sessions_n] > 0:
         move = 100.0 * (close.iloc[-1] / close.iloc[-1 - sessions_n] - 1.0)
@@ -254,11 +235,10 @@ def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest
     if req.market_index is not None and req.market_index != uni.benchmark:
         raise ValueError(f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
                          f"({uni.benchmark}); leave it out or use {uni.benchmark}")
-    pos = _session(panels.dates, req.as_of)
+    pos = panels.session_at(req.as_of)
     day = panels.dates[pos]
     windows = {w: fcfg.return_windows[w] for w in cfg.spread_windows}
-    recent = _tail(panels, pos, max(windows.values()) + 1)
-    mx = rotation_matrix(recent, uni, day, replace(fcfg, matrix_windows=windows))
+    mx = rotation_matrix(panels, uni, day, replace(fcfg, matrix_windows=windows))
     thr = fcfg.neutral_threshold_pp
     rows = _rows_on(table, day)
     if model_status is None:
@@ -319,6 +299,6 @@ def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest
         "not_listed": [k for k in panels.sectors if k not in rows.index],
         "leadership": {w: mx.leadership[w] for w in cfg.descriptive_windows},
         "leadership_rule": LEADERSHIP_RULE,
-        "market_context": _market_context(recent, uni.benchmark, req.timeframe, fcfg.return_windows[req.timeframe],
+        "market_context": _market_context(panels.benchmark["close"].iloc[: pos + 1], uni.benchmark, req.timeframe, fcfg.return_windows[req.timeframe],
                                           mx.spreads_pp[req.timeframe], mx.leadership[req.timeframe], panels.names, day),
     }
