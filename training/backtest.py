@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.metrics import SCORE, top_k_mask
+from training.metrics import SCORE, check_date_sector_index, top_k_mask
 
 BPS = 1e4
 
@@ -77,11 +77,7 @@ def _check_inputs(scores: pd.Series, sector_returns: pd.DataFrame, top_k: int, c
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if cost_bps < 0:
         raise ValueError(f"cost_bps must be >= 0, got {cost_bps}")
-    if scores.index.nlevels != 2:
-        raise ValueError(f"scores index must be (date, sector); it has {scores.index.nlevels} level(s)")
-    dup = scores.index.duplicated()
-    if dup.any():
-        raise ValueError(f"scores has {int(dup.sum())} duplicated (date, sector) rows, e.g. {list(scores.index[dup][:3])}")
+    check_date_sector_index(scores.index)
     idx = sector_returns.index
     if not (idx.is_monotonic_increasing and idx.is_unique):
         raise ValueError("sector_returns index must be unique, increasing daily dates")

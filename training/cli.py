@@ -14,31 +14,37 @@ def train_config(args):
     return TrainConfig.from_mapping(read_section(args.config, "training"))
 
 
-def cmd_train(args) -> int:
+def load_for_training(args, until: str | None = None):
+    """(training config, feature config, loaded market), announced; `until` cuts the data first."""
     import pandas as pd
-    from rich.progress import Progress
 
     from features.pipeline import load_panels
-    from features.table import build_feature_table
+
+    cfg, fcfg = train_config(args), feature_config(args)
+    loaded = load_panels(args.source, args.universe, fcfg)
+    if until:  # cut the bars too, so data_hash / data_through tags describe what was used
+        try:
+            day = pd.Timestamp(until)
+        except ValueError:
+            raise ValueError(f"--until {until!r} is not a date (YYYY-MM-DD)") from None
+        loaded.panels = loaded.panels.upto(day)
+        loaded.market.bars = loaded.market.bars[loaded.market.bars["date"] <= day].reset_index(drop=True)
+    announce(loaded)
+    return cfg, fcfg, loaded
+
+
+def cmd_train(args) -> int:
+    from rich.progress import Progress
+
     from training.summary import print_summary
     from training.tracking import log_and_register
     from training.train import train
 
     t0 = time.perf_counter()
-    cfg, fcfg = train_config(args), feature_config(args)
-    loaded = load_panels(args.source, args.universe, fcfg)
-    if args.until:  # cut the bars too, so data_hash / data_through tags describe what was used
-        try:
-            until = pd.Timestamp(args.until)
-        except ValueError:
-            raise ValueError(f"--until {args.until!r} is not a date (YYYY-MM-DD)") from None
-        loaded.panels = loaded.panels.upto(until)
-        loaded.market.bars = loaded.market.bars[loaded.market.bars["date"] <= until].reset_index(drop=True)
-    announce(loaded)
-    table = build_feature_table(loaded.panels, fcfg)
+    cfg, fcfg, loaded = load_for_training(args, args.until)
     with Progress(transient=True) as bar:
         task = bar.add_task("walk-forward folds", total=None)
-        result = train(loaded, cfg, fcfg, progress=lambda: bar.advance(task), table=table)
+        result = train(loaded, cfg, fcfg, progress=lambda: bar.advance(task))
     logged = None if args.no_mlflow else log_and_register(result, cfg.store_dir)
     print_summary(result, logged)
     total = time.perf_counter() - t0
@@ -50,7 +56,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from training.evaluate import evaluate_registered
 
-    return evaluate_registered(args)
+    cfg, fcfg, loaded = load_for_training(args)
+    evaluate_registered(loaded, cfg, fcfg, args.model, args.date_from, args.date_to)
+    return 0
 
 
 def register(sub) -> None:

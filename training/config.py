@@ -4,6 +4,7 @@ Overridable from the `training:` section of the YAML given with `--config`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -43,6 +44,10 @@ class TrainConfig:
     primary_horizon: str = "1M"
     experiment: str = "sector-heatmap"
     store_dir: str = "mlruns"  # SQLite tracking/registry database + artifacts, relative to the working dir
+
+    def overlap(self, horizon: str) -> int:
+        """How many consecutive sample dates share label days at `horizon` (sets HAC lags, bootstrap blocks)."""
+        return math.ceil(self.horizons[horizon] / self.step)
 
     @classmethod
     def from_mapping(cls, raw: dict | None) -> "TrainConfig":

@@ -4,12 +4,10 @@ The same function scores LightGBM and the baselines on the same dates, which is 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from training.backtest import rotation_backtest
+from training.backtest import BacktestResult, rotation_backtest
 from training.config import TrainConfig
 from training.metrics import (
     hit_rate,
@@ -21,6 +19,9 @@ from training.metrics import (
     top_bottom_spread,
     top_k_turnover,
 )
+
+BACKTEST_METRICS = ("ann_excess_vs_benchmark", "ann_excess_vs_equal_weight", "information_ratio", "tracking_error",
+                    "max_drawdown_strategy", "max_drawdown_vs_benchmark", "avg_turnover", "ann_cost_drag")
 
 
 def _prefixed(prefix: str, stats: dict, keys=("mean", "ci_low", "ci_high", "t_stat")) -> dict:
@@ -41,8 +42,7 @@ def evaluate_scores(
     `scores`: (date, sector) with `score` and `label`; `forecast` optionally adds pred/lower/upper/prob
     columns (return forecasts), used for coverage, Brier score and out-of-sample R².
     """
-    h = cfg.horizons[horizon]
-    overlap = math.ceil(h / cfg.step)
+    overlap = cfg.overlap(horizon)
     seed = 0
     constant = scores["score"].groupby(level="date").nunique().max() <= 1
     metrics: dict[str, float] = {"n_dates": float(scores.index.get_level_values("date").nunique())}
@@ -64,27 +64,31 @@ def evaluate_scores(
         metrics["rank_autocorr"] = float(rank_autocorrelation(scores).mean())
         metrics["top_k_turnover"] = top_k_turnover(scores, cfg.top_k)
         series.update(rank_ic=rank_ic, spread=spread)
-    metrics.update(_backtest(scores, sector_close, benchmark_close, horizon, cfg, hold_all=constant, series=series))
+    # the no-skill baseline holds every sector: its "top k" would be an arbitrary tie-break
+    bt = horizon_backtest(scores, sector_close, benchmark_close, horizon, cfg,
+                          top_k=sector_close.shape[1] if constant else cfg.top_k)
+    series["cumulative_vs_benchmark"] = (1 + bt.returns).cumprod() / (1 + bt.benchmark).cumprod()
+    stats = bt.stats()
+    metrics.update({f"bt_{k}": float(stats[k]) for k in BACKTEST_METRICS})
     if forecast is not None:
         metrics.update(_forecast_metrics(scores["label"], forecast))
     return metrics, series
 
 
-def _backtest(scores, sector_close, benchmark_close, horizon, cfg, hold_all, series) -> dict:
+def horizon_backtest(
+    scores: pd.DataFrame, sector_close: pd.DataFrame, benchmark_close: pd.Series, horizon: str, cfg: TrainConfig,
+    top_k: int | None = None,
+) -> BacktestResult:
+    """The top-k rotation on every `rebalance // step`-th score date, from the first of them on."""
     dates = scores.index.get_level_values("date").unique().sort_values()
     every = max(1, cfg.rebalance[horizon] // cfg.step)
     rebal = dates[::every]
     s = scores["score"][scores.index.get_level_values("date").isin(rebal)]
     rets = daily_returns(sector_close)
     bench = daily_returns(benchmark_close)
-    window = rets.index[(rets.index >= rebal[0])]
-    k = sector_close.shape[1] if hold_all else cfg.top_k
-    bt = rotation_backtest(s, rets.loc[window], bench.loc[window].fillna(0.0), top_k=k, cost_bps=cfg.cost_bps)
-    stats = bt.stats()
-    series["cumulative_vs_benchmark"] = (1 + bt.returns).cumprod() / (1 + bt.benchmark).cumprod()
-    keep = ("ann_excess_vs_benchmark", "ann_excess_vs_equal_weight", "information_ratio", "tracking_error",
-            "max_drawdown_strategy", "max_drawdown_vs_benchmark", "avg_turnover", "ann_cost_drag")
-    return {f"bt_{k}": float(stats[k]) for k in keep}
+    window = rets.index[rets.index >= rebal[0]]
+    return rotation_backtest(s, rets.loc[window], bench.loc[window].fillna(0.0), cost_bps=cfg.cost_bps,
+                             top_k=cfg.top_k if top_k is None else top_k)
 
 
 def _forecast_metrics(label: pd.Series, forecast: pd.DataFrame) -> dict:

@@ -9,11 +9,14 @@ and the probability of outperforming.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from training.calibration import conformal_band, zscore_by_date
 
 META_FILE = "forecaster.json"
 
@@ -27,6 +30,11 @@ class HorizonModel:
     slope: float = 1.0  # rank models: return per unit of cross-sectional z-score of the score
     residuals: list[float] = field(default_factory=list)  # sorted out-of-sample residuals (conformal)
     skill: dict = field(default_factory=dict)  # out-of-sample metrics with intervals, for the model card
+
+    @cached_property
+    def sorted_residuals(self) -> np.ndarray:
+        """`residuals` as an ascending array, built once: predict() is on the serving path."""
+        return np.sort(np.asarray(self.residuals, dtype="float64"))
 
 
 @dataclass
@@ -44,7 +52,8 @@ class SectorForecaster:
         directory.mkdir(parents=True, exist_ok=True)
         for name, hm in self.horizons.items():
             boosters[name].save_model(str(directory / hm.booster_file))
-        meta = {k: v for k, v in asdict(self).items() if k != "_boosters"}
+        meta = asdict(replace(self, _boosters={}))  # asdict would deep-copy every booster
+        del meta["_boosters"]
         (directory / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
         self._boosters = dict(boosters)
         return directory
@@ -83,20 +92,14 @@ class SectorForecaster:
             else pd.Index(np.zeros(len(features)))
         )
         out = pd.DataFrame(index=features.index)
-        lo_q, hi_q = (1 - self.coverage) / 2, (1 + self.coverage) / 2
         for name, hm in self.horizons.items():
             raw = pd.Series(self.raw_scores(name, X), index=features.index)
             if hm.kind == "rank":
-                g = raw.groupby(dates)
-                raw = (raw - g.transform("mean")) / g.transform("std").replace(0.0, np.nan) * hm.slope
-                raw = raw.fillna(0.0)
+                raw = zscore_by_date(raw, dates) * hm.slope
             pred = raw.to_numpy() + hm.offset
-            res = np.asarray(hm.residuals, dtype="float64")
             out[f"pred_{name}"] = pred
-            if res.size:
-                out[f"lower_{name}"] = pred + np.quantile(res, lo_q)
-                out[f"upper_{name}"] = pred + np.quantile(res, hi_q)
-                # P(pred + e > 0) under the empirical residual distribution
-                out[f"prob_outperform_{name}"] = 1.0 - np.searchsorted(res, -pred, side="right") / res.size
+            if hm.sorted_residuals.size:
+                out[f"lower_{name}"], out[f"upper_{name}"], out[f"prob_outperform_{name}"] = conformal_band(
+                    pred, hm.sorted_residuals, self.coverage)
             out[f"rank_{name}"] = pd.Series(pred, index=features.index).groupby(dates).rank(ascending=False).to_numpy()
         return out

@@ -33,6 +33,11 @@ def neutralise(values: pd.Series) -> pd.Series:
     return values - values.groupby(level="date").transform("mean")
 
 
+def mean_relative_return(label: pd.Series) -> float:
+    """Mean over dates of the cross-sectional mean label: what `neutralise` takes out, forecasts add back."""
+    return float(label.groupby(level="date").mean().mean())
+
+
 def rank_grades(values: pd.Series, grades: int) -> pd.Series:
     """Integer relevance 0..grades-1 from per-date percentiles (what lambdarank needs)."""
     pct = values.groupby(level="date").rank(pct=True)

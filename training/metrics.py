@@ -20,18 +20,22 @@ IC_METHODS = ("spearman", "pearson")
 
 
 # ---------------------------------------------------------------- input handling
+def check_date_sector_index(index: pd.Index) -> None:
+    """One value per (date, sector): the metrics and the backtest unstack to (date x sector) panels."""
+    if index.nlevels != 2:
+        raise ValueError(f"scores index must be (date, sector); it has {index.nlevels} level(s)")
+    dup = index.duplicated()
+    if dup.any():
+        raise ValueError(f"scores has {int(dup.sum())} duplicated (date, sector) rows, e.g. {list(index[dup][:3])}")
+
+
 def _check_frame(scores: pd.DataFrame, columns: tuple[str, ...]) -> None:
     if not isinstance(scores, pd.DataFrame):
         raise TypeError(f"scores must be a DataFrame, got {type(scores).__name__}")
-    if scores.index.nlevels != 2:
-        raise ValueError(f"scores index must be (date, sector); it has {scores.index.nlevels} level(s)")
+    check_date_sector_index(scores.index)
     missing = [c for c in columns if c not in scores.columns]
     if missing:
         raise ValueError(f"scores is missing column(s) {missing}; has {list(scores.columns)}")
-    dup = scores.index.duplicated()
-    if dup.any():
-        first = list(scores.index[dup][:3])
-        raise ValueError(f"scores has {int(dup.sum())} duplicated (date, sector) rows, e.g. {first}")
 
 
 def _panel(scores: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -74,9 +74,9 @@ def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: s
                         mlflow.set_tags({**tags, "horizon": horizon, "model": model,
                                          "chosen": str(model == hr.chosen)})
                         mlflow.log_metrics(clean_metrics(metrics))
-                chosen = hr.metrics[hr.chosen]
-                summary[horizon] = {"chosen": hr.chosen, **clean_metrics(chosen)}
-                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in clean_metrics(chosen).items()})
+                chosen = clean_metrics(hr.metrics[hr.chosen])
+                summary[horizon] = {"chosen": hr.chosen, **chosen}
+                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in chosen.items()})
                 horizon_figure(horizon, hr.series, hr.importance, tmp / f"walk_forward_{horizon}.png")
                 hr.walk_forward.oos.to_csv(tmp / f"oos_predictions_{horizon}.csv.gz", float_format="%.6g")
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -4,7 +4,6 @@ Logging to MLflow and the champion gate live in training/tracking.py; this modul
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -17,9 +16,10 @@ from features.table import build_feature_table
 from training.config import TrainConfig
 from training.evaluation import evaluate_scores
 from training.forecaster import HorizonModel, SectorForecaster
-from training.labels import neutralise, stack_labels
+from training.calibration import calibrate_slope, zscore_by_date
+from training.labels import mean_relative_return, neutralise, stack_labels
 from training.models import BASELINES, FitClock, fit_booster
-from training.walkforward import WalkForward, calibrate_slope, run_walk_forward, sample_rows, zscore_by_date
+from training.walkforward import WalkForward, run_walk_forward, sample_rows
 
 
 @dataclass
@@ -112,8 +112,8 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
         residuals = np.sort((oos["label"] - oos[f"pred_{chosen}"]).dropna().to_numpy())
         hmodels[name] = HorizonModel(
             sessions=h, kind=kind, booster_file=f"booster_{name}.txt",
-            offset=float(y[ok].groupby(level="date").mean().mean()), slope=slope,
-            residuals=[float(r) for r in residuals], skill=skill_summary(metrics[chosen], math.ceil(h / cfg.step)),
+            offset=mean_relative_return(y[ok]), slope=slope,
+            residuals=[float(r) for r in residuals], skill=skill_summary(metrics[chosen], cfg.overlap(name)),
         )
         boosters[name] = booster
         importance = pd.Series(booster.feature_importance("gain"), index=wf.feature_names)
@@ -123,5 +123,5 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
     fc = SectorForecaster(feature_names=list(table.columns), horizons=hmodels, training_window=window,
                           coverage=cfg.coverage, info={"universe": loaded.universe.name, "data_source": loaded.market.source})
     fc._boosters = boosters
-    timings = {"features_s": t_features, "train_and_evaluate_s": time.perf_counter() - t0, "lgbm_fit_s": clock.seconds}
+    timings = {"features_s": t_features, "train_and_evaluate_s": time.perf_counter() - t0}
     return TrainResult(loaded, cfg, results, fc, boosters, clock, timings)

@@ -19,7 +19,7 @@ from features.sectors import sector_panels
 from features.sources.demo import demo_latent
 from features.table import build_feature_table
 from training import train as train_module
-from training.backtest import rotation_backtest
+from training.evaluation import horizon_backtest
 from training.labels import stack_labels
 from training.train import train
 from training.walkforward import run_walk_forward
@@ -52,15 +52,9 @@ def backtest_t(result, model: str = MODEL) -> float:
     Equal weight, not the benchmark: the demo benchmark is a fixed log-return mix, which any
     rebalanced basket beats by a volatility bonus that has nothing to do with forecasting.
     """
-    cfg, p = result.cfg, result.loaded.panels
+    p = result.loaded.panels
     scores = result.horizons[HORIZON].walk_forward.scores(model)
-    dates = scores.index.get_level_values("date").unique().sort_values()
-    rebal = dates[:: cfg.rebalance[HORIZON] // cfg.step]
-    score = scores["score"][scores.index.get_level_values("date").isin(rebal)]
-    rets = p.close / p.close.shift(1) - 1.0
-    bench = (p.benchmark["close"] / p.benchmark["close"].shift(1) - 1.0).fillna(0.0)
-    window = rets.index[rets.index >= rebal[0]]
-    bt = rotation_backtest(score, rets.loc[window], bench.loc[window], top_k=cfg.top_k, cost_bps=cfg.cost_bps)
+    bt = horizon_backtest(scores, p.close, p.benchmark["close"], HORIZON, result.cfg)
     active = bt.returns - bt.equal_weight
     return float(active.mean() / active.std(ddof=1) * np.sqrt(len(active)))
 
