@@ -153,12 +153,18 @@ def test_runs_are_tagged_with_their_data_and_code(history):
     assert tags["better"]["data_source"] == history["planted"].loaded.market.source
     assert tags["first"]["data_hash"] == tags["worse"]["data_hash"]  # same bars, same hash
     assert tags["first"]["data_hash"] != tags["better"]["data_hash"]  # different market, different hash
+    # the tag names a real commit of this repository (HEAD may move while the suite runs, so not "== HEAD")
+    commit = tags["better"]["git_commit"]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=5).stdout.strip()
+        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
+                               capture_output=True, text=True, timeout=5)
+        in_repo = subprocess.run(["git", "rev-parse", "--git-dir"], capture_output=True, timeout=5).returncode == 0
     except OSError:
-        head = ""
-    assert tags["better"]["git_commit"] == (head or "unknown")
+        in_repo = False
+    if in_repo:
+        assert found.returncode == 0 and len(commit) >= 7, commit
+    else:
+        assert commit == "unknown"
 
 
 def test_load_champion_without_a_store_says_why(tmp_path):
