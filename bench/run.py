@@ -28,36 +28,41 @@ def _peak_mb() -> float:
 
 
 def phase_etf_features(q):
-    from features.sectors import sector_panels
+    from features.dataset import MarketDataset
     from features.sources.market import load_market
-    from features.table import build_feature_table
     from features.universe import load_universe
 
     universe = load_universe("us_sectors")
     t0 = time.perf_counter()
     market = load_market(f"csv:{SHARED}", universe)  # read + validate
     t1 = time.perf_counter()
-    table = build_feature_table(sector_panels(market.bars, universe))  # panels + features
+    table = MarketDataset.from_market(market, universe).features  # panels + features
     t2 = time.perf_counter()
     q.put({"load_validate_s": t1 - t0, "features_s": t2 - t1, "rows": len(table), "columns": table.shape[1],
            "peak_mb": _peak_mb()})
 
 
+SCALE_SOURCE = "demo:sectors=10,stocks=200,years=20,seed=1"
+
+
 def _scale_market():
+    from dataclasses import asdict
+
+    from features.sources.data_source import DataSource
     from features.sources.demo import demo_market
 
-    return demo_market(sectors=10, stocks=200, years=20, seed=1, end="2022-12-30")
+    knobs = DataSource.parse(SCALE_SOURCE).knobs
+    return demo_market(end="2022-12-30", **asdict(knobs))
 
 
 def phase_scale_ours(q):
-    from features.sectors import sector_panels
-    from features.table import build_feature_table
+    from features.dataset import MarketDataset
 
     t0 = time.perf_counter()
     bars, universe = _scale_market()
     t1 = time.perf_counter()
-    panels = sector_panels(bars, universe)
-    table = build_feature_table(panels)
+    ds = MarketDataset.from_bars(bars, universe, SCALE_SOURCE)
+    panels, table = ds.panels, ds.features
     t2 = time.perf_counter()
     q.put({"generate_s": t1 - t0, "features_s": t2 - t1, "bars": len(bars), "rows": len(table), "peak_mb": _peak_mb(),
            "checksum": float(panels.close.iloc[-1].sum())})
@@ -67,9 +72,8 @@ def phase_scale_loop(q):
     """The straightforward way: one pandas Series per ticker, averaged per sector with concat."""
     import pandas as pd
 
-    from features.sectors import sector_panels
-    from features.table import build_feature_table
-    from features.universe import Universe, Sector
+    from features.dataset import MarketDataset
+    from features.universe import Sector, Universe
 
     bars, universe = _scale_market()
     t0 = time.perf_counter()
@@ -91,7 +95,7 @@ def phase_scale_loop(q):
     sector_bars = pd.concat([*rows, bench], ignore_index=True)
     etf_universe = Universe(name="loop", benchmark=universe.benchmark,
                             sectors=tuple(Sector(name=s.name, ticker=s.name) for s in universe.sectors))
-    build_feature_table(sector_panels(sector_bars, etf_universe))
+    MarketDataset.from_bars(sector_bars, etf_universe, "demo").features
     q.put({"features_s": time.perf_counter() - t0, "peak_mb": _peak_mb(),
            "checksum": float(closes.iloc[-1].sum())})
 

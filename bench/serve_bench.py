@@ -51,7 +51,7 @@ def free_port() -> int:
 
 def train_store(store: Path) -> dict:
     """A tiny champion for the demo market, registered in `store` (the bench never touches mlruns/)."""
-    from features.pipeline import load_panels
+    from features.dataset import MarketDataset
     from training.config import TrainConfig
     from training.tracking import log_and_register
     from training.train import train
@@ -59,7 +59,7 @@ def train_store(store: Path) -> dict:
     t0 = time.perf_counter()
     cfg = TrainConfig(num_boost_round=30, objectives=("regression",), horizons={"1W": 5, "1M": 21, "3M": 63},
                       first_test_year=2000, n_boot=200)
-    out = log_and_register(train(load_panels(SOURCE, "us_sectors"), cfg), str(store))
+    out = log_and_register(train(MarketDataset.load(SOURCE, "us_sectors"), cfg), str(store))
     return {"version": out["version"], "seconds": round(time.perf_counter() - t0, 1)}
 
 

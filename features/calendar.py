@@ -5,6 +5,8 @@ import functools
 
 import pandas as pd
 
+from features.errors import ConfigError
+
 _FIRST = "1990-01-01"
 
 
@@ -15,7 +17,7 @@ def _calendar(name: str):
     try:
         return xcals.get_calendar(name, start=_FIRST)
     except xcals.errors.InvalidCalendarName:
-        raise ValueError(f"unknown exchange calendar {name!r} (see exchange_calendars.get_calendar_names())") from None
+        raise ConfigError(f"unknown exchange calendar {name!r} (see exchange_calendars.get_calendar_names())") from None
 
 
 def sessions(name: str, start, end) -> pd.DatetimeIndex:

@@ -6,61 +6,85 @@ import json
 import sys
 
 from features.config import FeatureConfig
+from features.dataset import MarketDataset
+from features.errors import RequestError
+from features.settings import ConfigFile
+from features.sources.data_source import SPEC_HELP
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="auto", help="auto | yfinance | csv:DIR | demo[:k=v,...] (default: auto)")
+    p.add_argument("--source", default="auto", help=f"{SPEC_HELP} (default: auto)")
     p.add_argument("--universe", default="us_sectors", help="shipped universe name or a YAML path")
+    add_config_option(p)
+
+
+def add_config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML file with features/training/serving sections")
 
 
+def config_file(args) -> ConfigFile:
+    """The --config file, read once per command (main() reads it before dispatching)."""
+    cf = getattr(args, "config_file", None)
+    return cf if cf is not None else ConfigFile.read(getattr(args, "config", None))
+
+
 def feature_config(args) -> FeatureConfig:
-    from features.settings import read_section
-
-    return FeatureConfig.from_mapping(read_section(args.config, "features"))
+    return FeatureConfig.from_mapping(config_file(args).section("features"))
 
 
-def announce(loaded, out=sys.stderr) -> None:
+def load_dataset(args, until: str | None = None, option: str = "--until") -> MarketDataset:
+    """The dataset a command works on (--source, --universe, the features: settings), cut at `until`
+    (bars, panels, features and data hash together) and announced."""
+    import pandas as pd
+
+    ds = MarketDataset.load(args.source, args.universe, feature_config(args))
+    if until:
+        try:
+            day = pd.Timestamp(until)
+        except ValueError:
+            raise RequestError(f"{option}: {until!r} is not a date (YYYY-MM-DD)") from None
+        ds = ds.upto(day)
+    announce(ds)
+    return ds
+
+
+def announce(ds: MarketDataset, out=None) -> None:
     """Say loudly which data is in use, and every fallback taken."""
-    m = loaded.market
-    print(f"data source: {m.source}  (through {m.data_through.date() if m.data_through is not None else 'n/a'})", file=out)
-    for note in m.notes:
+    out = out or sys.stderr
+    through = ds.data_through.date() if ds.data_through is not None else "n/a"
+    print(f"data source: {ds.source.label}  (through {through})", file=out)
+    for note in ds.notes:
         print(f"NOTE: {note}", file=out)
-    if m.is_demo:
+    if ds.source.synthetic:
         print("NOTE: this is the embedded DEMO market (synthetic), not real prices.", file=out)
 
 
 def cmd_data(args) -> int:
-    from features.pipeline import load_panels
-
-    loaded = load_panels(args.source, args.universe, feature_config(args))
-    announce(loaded, sys.stdout)
-    bars = loaded.market.bars
+    ds = MarketDataset.load(args.source, args.universe, feature_config(args))
+    announce(ds, sys.stdout)
+    bars = ds.bars
     summary = bars.groupby("ticker")["date"].agg(["min", "max", "count"])
-    print(f"universe: {loaded.universe.name} ({len(loaded.universe.sectors)} sectors vs {loaded.universe.benchmark})")
+    print(f"universe: {ds.universe.name} ({len(ds.universe.sectors)} sectors vs {ds.universe.benchmark})")
     print(f"{len(summary)} tickers, {len(bars):,} bars")
     if len(summary) <= 60:
         for t, row in summary.iterrows():
             print(f"  {t:<10} {row['min'].date()} .. {row['max'].date()}  {row['count']:>6} bars")
-    print(loaded.market.report.to_text(limit=args.limit))
+    print(ds.report.to_text(limit=args.limit))
     return 0
 
 
 def cmd_matrix(args) -> int:
     from features.matrix import rotation_matrix
-    from features.pipeline import load_panels
     from features.render import matrix_csv, print_matrix
 
-    cfg = feature_config(args)
-    loaded = load_panels(args.source, args.universe, cfg)
-    announce(loaded)
-    m = rotation_matrix(loaded.panels, loaded.universe, args.as_of, cfg)
+    ds = load_dataset(args)
+    m = rotation_matrix(ds.panels, ds.universe, args.as_of, ds.config)
     if args.format == "json":
-        print(json.dumps({"data_source": loaded.market.source, **m.to_dict()}, indent=2))
+        print(json.dumps({"data_source": ds.source.label, **m.to_dict()}, indent=2))
     elif args.format == "csv":
         sys.stdout.write(matrix_csv(m))
     else:
-        print_matrix(m, loaded.market.source)
+        print_matrix(m, ds.source.label)
     return 0
 
 

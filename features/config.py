@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from features.sources.demo import DemoKnobs
+from features.validation import ValidationConfig
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -24,10 +27,32 @@ class FeatureConfig:
     rrg_norm: int = 252  # ... z-scored over a trailing window (causal, never full-sample)
     rrg_momentum_lag: int = 10
     max_fill: int = 5  # sessions a missing sector bar is carried forward before it counts as missing
+    sessions_per_year: int = 252  # annualisation of volatility (and the 12M window's default)
+    volume_month_windows: tuple[int, int] = (21, 126)  # volume_growth_1m: short and long averages
+    adosc_periods: tuple[int, int] = (3, 10)  # Chaikin A/D oscillator fast and slow (TA-Lib defaults)
+    adosc_norm_window: tuple[int, int] = (21, 5)  # A/D oscillator scaled by average volume: window, min periods
+    updown_window: int = 21  # up-volume vs down-volume
+    context_window: int = 21  # market-context changes and returns ("1m")
+    # sources: the download deadline, the demo market's default knobs, the validation thresholds
+    download_deadline_s: float = 60.0
+    demo: DemoKnobs = field(default_factory=DemoKnobs)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     @classmethod
     def from_mapping(cls, raw: dict | None) -> "FeatureConfig":
         from features.settings import settings_from_mapping
 
-        ints = lambda v: tuple(int(x) for x in v)  # noqa: E731
-        return settings_from_mapping(cls, raw, "features", {"trend_windows": ints, "volatility_windows": ints})
+        def ints(v) -> tuple[int, ...]:
+            return tuple(int(x) for x in v)
+
+        def validation(v) -> ValidationConfig:
+            tuples = {k: (lambda x: tuple(tuple(i) if isinstance(i, list) else i for i in x))
+                      for k in ("split_ratios", "split_exempt_prefixes", "split_exempt_suffixes")}
+            return settings_from_mapping(ValidationConfig, v, "features.validation", tuples)
+
+        return settings_from_mapping(cls, raw, "features", {
+            **{k: ints for k in ("trend_windows", "volatility_windows", "volume_month_windows", "adosc_periods",
+                                 "adosc_norm_window")},
+            "demo": lambda v: settings_from_mapping(DemoKnobs, v, "features.demo"),
+            "validation": validation,
+        })

@@ -7,6 +7,25 @@ import pandas as pd
 from features.config import FeatureConfig
 from features.sectors import SectorPanels
 
+MOM_12_1 = "mom_12_1"
+RS_RATIO = "rs_ratio"
+RS_MOMENTUM = "rs_momentum"
+
+
+def rel_return(window: str) -> str:
+    """Column of the log relative return over a named window (e.g. '3M' -> rel_ret_3m)."""
+    return f"rel_ret_{window.lower()}"
+
+
+def trend(window: int) -> str:
+    """Column of the distance from the `window`-session average."""
+    return f"trend_sma{window}"
+
+
+def momentum_columns(cfg: FeatureConfig) -> list[str]:
+    return [*(rel_return(n) for n in cfg.return_windows), MOM_12_1, *(trend(w) for w in cfg.trend_windows),
+            RS_RATIO, RS_MOMENTUM]
+
 
 def log_relative_price(p: SectorPanels) -> pd.DataFrame:
     """log(sector) - log(benchmark): its differences are log relative returns."""
@@ -28,17 +47,16 @@ def _rolling_z(x: pd.DataFrame, window: int) -> pd.DataFrame:
 
 def momentum_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
     rel = log_relative_price(p)
-    out = {f"rel_ret_{name.lower()}": rel - rel.shift(w) for name, w in cfg.return_windows.items()}
-    long = cfg.return_windows.get("12M", 252)
-    out["mom_12_1"] = rel.shift(cfg.skip_recent) - rel.shift(long)
+    out = {rel_return(name): rel - rel.shift(w) for name, w in cfg.return_windows.items()}
+    out[MOM_12_1] = rel.shift(cfg.skip_recent) - rel.shift(cfg.return_windows.get("12M", cfg.sessions_per_year))
     for w in cfg.trend_windows:
-        out[f"trend_sma{w}"] = p.close / p.close.rolling(w, min_periods=w).mean() - 1.0
+        out[trend(w)] = p.close / p.close.rolling(w, min_periods=w).mean() - 1.0
     # RRG in spirit: RS-ratio = trend of relative strength, RS-momentum = its rate of change;
     # both z-scored over a trailing window so no value depends on data after its date.
     rs = np.exp(rel)
     ratio = rs / rs.rolling(cfg.rrg_smooth, min_periods=cfg.rrg_smooth).mean()
     rs_ratio = 100.0 + 10.0 * _rolling_z(ratio, cfg.rrg_norm)
     roc = rs_ratio / rs_ratio.shift(cfg.rrg_momentum_lag) - 1.0
-    out["rs_ratio"] = rs_ratio
-    out["rs_momentum"] = 100.0 + 10.0 * _rolling_z(roc, cfg.rrg_norm)
+    out[RS_RATIO] = rs_ratio
+    out[RS_MOMENTUM] = 100.0 + 10.0 * _rolling_z(roc, cfg.rrg_norm)
     return out

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import VALUE_COLUMNS
+from features.errors import DataError, RequestError
 from features.universe import Universe
 
 
@@ -39,12 +40,12 @@ class SectorPanels:
     def session_at(self, as_of=None) -> int:
         """Position of the last session at or before `as_of` (default: the latest); names as_of if too early."""
         if len(self.dates) == 0:
-            raise ValueError("the panels hold no sessions")
+            raise DataError("the panels hold no sessions")
         if as_of is None:
             return len(self.dates) - 1
         pos = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
         if pos < 0:
-            raise ValueError(f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})")
+            raise RequestError(f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})")
         return pos
 
     def upto(self, as_of) -> "SectorPanels":
@@ -126,7 +127,7 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     uniques = pd.Index(uniques).astype(str)
     bench_code = uniques.get_indexer([universe.benchmark])[0]
     if bench_code < 0:
-        raise ValueError(f"benchmark {universe.benchmark!r} has no bars; tickers present: {sorted(uniques)[:20]}")
+        raise DataError(f"benchmark {universe.benchmark!r} has no bars; tickers present: {sorted(uniques)[:20]}")
     bench_days = bars["date"].to_numpy(dtype="datetime64[ns]")[codes == bench_code]
     dates = pd.DatetimeIndex(np.unique(bench_days), name="date")
     keys = [s.key for s in universe.sectors]

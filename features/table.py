@@ -6,19 +6,16 @@ import pandas as pd
 
 from features.config import FeatureConfig
 from features.context import context_features
-from features.momentum import momentum_features
+from features.crosssection import xs_percentile
+from features.registry import SECTOR_BLOCKS, rank_of
 from features.sectors import SectorPanels
-from features.volatility import volatility_features
-from features.volume import sentiment_features, volume_features
-
-RANK_SUFFIX = "_xs_rank"
 
 
 def sector_feature_panels(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
     """Every per-sector feature as a (date x sector) panel, before stacking."""
     out: dict[str, pd.DataFrame] = {}
-    for block in (momentum_features, volume_features, volatility_features, sentiment_features):
-        out.update(block(p, cfg))
+    for block in SECTOR_BLOCKS:
+        out.update(block.compute(p, cfg))
     return out
 
 
@@ -27,15 +24,16 @@ def build_feature_table(p: SectorPanels, cfg: FeatureConfig | None = None, ranks
 
     Index: (date, sector). Rows exist only where the sector has a price (late listers start late).
     Ranks are percentiles across the sectors present that date, so they only use that date.
+    Columns: features.registry.feature_columns, in that order.
     """
     cfg = cfg or FeatureConfig()
     panels = sector_feature_panels(p, cfg)
     if ranks:
-        panels.update({k + RANK_SUFFIX: v.rank(axis=1, pct=True) for k, v in list(panels.items())})
+        panels.update({rank_of(k): xs_percentile(v, zero_based=False) for k, v in list(panels.items())})
     dates, sectors = p.dates, p.close.columns
     index = pd.MultiIndex.from_product([dates, sectors], names=["date", "sector"])
     data = {k: v.reindex(index=dates, columns=sectors).to_numpy(dtype="float64").ravel() for k, v in panels.items()}
-    ctx = context_features(p)
+    ctx = context_features(p, cfg)
     for k in ctx.columns:
         data[k] = np.repeat(ctx[k].to_numpy(dtype="float64"), len(sectors))
     table = pd.DataFrame(data, index=index)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import yaml
 
+from features.errors import SectorHeatmapError
+
 COHORTS = ("early_cycle", "late_cycle", "defensive")
 
 
-class UniverseError(ValueError):
+class UniverseError(SectorHeatmapError, ValueError):
     """A universe file or name that cannot be used; the message names the file and the field."""
 
 

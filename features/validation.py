@@ -16,7 +16,7 @@ import pandas as pd
 
 from features.bars import PRICE_COLUMNS, VALUE_COLUMNS, empty_bars, tidy_bars
 from features.calendar import sessions
-from features.report import DataValidationError, Finding, ValidationReport
+from features.findings import DataValidationError, Finding, ValidationReport
 
 
 @dataclass(frozen=True)
@@ -117,88 +117,121 @@ def _fmt(x: float) -> str:
     return "NaN" if pd.isna(x) else f"{x:.6g}"
 
 
-def _clean_one(df: pd.DataFrame, chk: _Checker, as_of) -> pd.DataFrame:
-    """Row-level checks of one ticker: dates, duplicates, order, prices, volume."""
-    cfg = chk.cfg
-    df = _coerce(df)
+def _drop_undated(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """A row without a date cannot be placed on the calendar, so it is dropped."""
     bad = df["date"].isna().to_numpy()
     chk.emit("unparsable_row", "dropped", df, bad, ["date missing or not a date"] * int(bad.sum()),
              "date missing or not a date")
-    df = df[~bad]
-    if as_of is not None:  # point-in-time view requested by the caller: not a data problem
-        df = df[df["date"] <= pd.Timestamp(as_of).normalize()]
+    return df[~bad]
 
-    # Duplicates: the LAST occurrence in file order wins (appended blocks are newer downloads).
+
+def _cut_after(df: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Rows after ``as_of`` go silently: a point-in-time view the caller asked for, not a data problem."""
+    return df if as_of is None else df[df["date"] <= pd.Timestamp(as_of).normalize()]
+
+
+def _drop_duplicate_dates(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """Appended blocks repeat dates: the LAST occurrence in file order wins, being the newer download."""
     dup = df.duplicated("date", keep="last").to_numpy()
-    if dup.any():
-        kept = df[~dup].set_index("date")
-        gone = df[dup]
-        kept_close = kept["close"].reindex(gone["date"]).to_numpy()
-        kept_row = kept["row"].reindex(gone["date"]).to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            diff = np.abs(gone["close"].to_numpy() / kept_close - 1.0)
-        material = diff > cfg.duplicate_tolerance
-        details = [
-            f"same date as row {_row(kr)} which is kept (later rows are newer downloads); "
-            f"close {_fmt(c)} vs kept {_fmt(k)}" + (f", DISAGREES by {d:.1%}" if m else "")
-            for kr, c, k, d, m in zip(kept_row, gone["close"], kept_close, diff, material)
-        ]
-        chk.emit("duplicate_date", "dropped", df, dup, details, "duplicate date, earlier occurrence dropped")
-        if material.any():
-            worst = int(np.nanargmax(np.where(material, diff, -1.0)))
-            chk.note("duplicate_conflict", "noted",
-                     f"{int(material.sum())} duplicated date(s) disagree on close by more than "
-                     f"{cfg.duplicate_tolerance:.0%}; worst {diff[worst]:.1%}: row {_row(gone['row'].iloc[worst])} "
-                     f"{_fmt(gone['close'].iloc[worst])} (dropped) vs row {_row(kept_row[worst])} "
-                     f"{_fmt(kept_close[worst])} (kept)", gone["row"].iloc[worst], gone["date"].iloc[worst])
-        df = df[~dup]
+    if not dup.any():
+        return df
+    tolerance = chk.cfg.duplicate_tolerance
+    kept = df[~dup].set_index("date")
+    gone = df[dup]
+    kept_close = kept["close"].reindex(gone["date"]).to_numpy()
+    kept_row = kept["row"].reindex(gone["date"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.abs(gone["close"].to_numpy() / kept_close - 1.0)
+    material = diff > tolerance
+    details = [
+        f"same date as row {_row(kr)} which is kept (later rows are newer downloads); "
+        f"close {_fmt(c)} vs kept {_fmt(k)}" + (f", DISAGREES by {d:.1%}" if m else "")
+        for kr, c, k, d, m in zip(kept_row, gone["close"], kept_close, diff, material)
+    ]
+    chk.emit("duplicate_date", "dropped", df, dup, details, "duplicate date, earlier occurrence dropped")
+    if material.any():
+        worst = int(np.nanargmax(np.where(material, diff, -1.0)))
+        chk.note("duplicate_conflict", "noted",
+                 f"{int(material.sum())} duplicated date(s) disagree on close by more than "
+                 f"{tolerance:.0%}; worst {diff[worst]:.1%}: row {_row(gone['row'].iloc[worst])} "
+                 f"{_fmt(gone['close'].iloc[worst])} (dropped) vs row {_row(kept_row[worst])} "
+                 f"{_fmt(kept_close[worst])} (kept)", gone["row"].iloc[worst], gone["date"].iloc[worst])
+    return df[~dup]
 
-    # Order: a row is out of order when an earlier row has a later date.
+
+def _sort_dates(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """Appended blocks can be dated before the rows above them; a row is late when an earlier row is later."""
     dates = df["date"].to_numpy()
-    if len(dates) > 1:
-        prev_max = np.maximum.accumulate(dates)[:-1]
-        late = np.r_[False, dates[1:] < prev_max]
-        if late.any():
-            chk.emit("unsorted", "repaired", df, late,
-                     [f"dated before an earlier row's {_iso(p)}; rows sorted by date" for p in prev_max[late[1:]]],
-                     "dates out of order; rows sorted by date")
-            df = df.sort_values("date", kind="stable")
+    if len(dates) < 2:
+        return df
+    prev_max = np.maximum.accumulate(dates)[:-1]
+    late = np.r_[False, dates[1:] < prev_max]
+    if not late.any():
+        return df
+    chk.emit("unsorted", "repaired", df, late,
+             [f"dated before an earlier row's {_iso(p)}; rows sorted by date" for p in prev_max[late[1:]]],
+             "dates out of order; rows sorted by date")
+    return df.sort_values("date", kind="stable")
 
-    # Close is the one price we cannot invent: missing or non-positive -> drop the row.
-    close = df["close"].to_numpy()
-    missing = np.isnan(close)
+
+def _drop_missing_close(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """Close is the one price we cannot invent, so a row without one is dropped."""
+    missing = df["close"].isna().to_numpy()
     chk.emit("missing_price", "dropped", df, missing, ["close missing or not a number"] * int(missing.sum()),
              "close missing or not a number")
+    return df[~missing]
+
+
+def _drop_nonpositive_close(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """A close <= 0 is no price at all (and breaks log returns); like a missing one it cannot be invented."""
+    close = df["close"].to_numpy()
     nonpos = close <= 0
     chk.emit("nonpositive_price", "dropped", df, nonpos, [f"close {_fmt(c)} <= 0" for c in close[nonpos]],
              "close <= 0")
-    df = df[~(missing | nonpos)]
+    return df[~nonpos]
 
-    # Open/high/low can be rebuilt from the close (and each other) when missing or invalid.
-    o, h, l, c = (df[k].to_numpy(copy=True) for k in PRICE_COLUMNS)
-    bad_o, bad_h, bad_l = (~(x > 0) for x in (o, h, l))  # NaN or <= 0
-    fixed = bad_o | bad_h | bad_l
-    if fixed.any():
-        before = {k: df[k].to_numpy() for k in ("open", "high", "low")}
-        o = np.where(bad_o, c, o)
-        h = np.where(bad_h, np.maximum(o, c), h)
-        l = np.where(bad_l, np.minimum(o, c), l)
-        details = []
-        for i in np.flatnonzero(fixed):
-            names = [k for k, b in (("open", bad_o), ("high", bad_h), ("low", bad_l)) if b[i]]
-            was = ", ".join(f"{k} {_fmt(before[k][i])}" for k in names)
-            now = ", ".join(f"{k}={_fmt(v[i])}" for k, v in (("open", o), ("high", h), ("low", l)) if k in names)
-            details.append(f"{was} invalid (missing or <= 0); rebuilt from open/close: {now}")
-        chk.emit("missing_ohl", "repaired", df, fixed, details, "open/high/low missing or <= 0, rebuilt from close")
 
+def _rebuild_open_high_low(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """Open/high/low missing or <= 0 can be rebuilt from the close (and each other) instead of losing the day."""
+    old = {k: df[k].to_numpy() for k in ("open", "high", "low")}
+    bad = {k: ~(v > 0) for k, v in old.items()}  # NaN or <= 0
+    fixed = bad["open"] | bad["high"] | bad["low"]
+    if not fixed.any():
+        return df
+    c = df["close"].to_numpy()
+    new = {"open": np.where(bad["open"], c, old["open"])}
+    new["high"] = np.where(bad["high"], np.maximum(new["open"], c), old["high"])
+    new["low"] = np.where(bad["low"], np.minimum(new["open"], c), old["low"])
+    details = []
+    for i in np.flatnonzero(fixed):
+        names = [k for k in new if bad[k][i]]
+        was = ", ".join(f"{k} {_fmt(old[k][i])}" for k in names)
+        now = ", ".join(f"{k}={_fmt(new[k][i])}" for k in names)
+        details.append(f"{was} invalid (missing or <= 0); rebuilt from open/close: {now}")
+    chk.emit("missing_ohl", "repaired", df, fixed, details, "open/high/low missing or <= 0, rebuilt from close")
+    return df.assign(**new)
+
+
+def _swap_high_low(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """High below low means the two columns were swapped; swapping back loses nothing."""
+    h, l = df["high"].to_numpy(), df["low"].to_numpy()
     swap = h < l
-    if swap.any():
-        chk.emit("high_below_low", "repaired", df, swap,
-                 [f"high {_fmt(a)} < low {_fmt(b)}; swapped" for a, b in zip(h[swap], l[swap])],
-                 "high < low, swapped")
-        h, l = np.where(swap, l, h), np.where(swap, h, l)
+    if not swap.any():
+        return df
+    chk.emit("high_below_low", "repaired", df, swap,
+             [f"high {_fmt(a)} < low {_fmt(b)}; swapped" for a, b in zip(h[swap], l[swap])],
+             "high < low, swapped")
+    return df.assign(high=np.where(swap, l, h), low=np.where(swap, h, l))
 
-    tol = cfg.range_tolerance
+
+def _widen_range(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """Close and open are traded prices, so [low, high] is widened to include them rather than the reverse.
+
+    Only a miss beyond ``range_tolerance`` is reported; float round-off below it (e.g. close
+    11.601027488708496 vs high ...494 in the real files) is noise, absorbed without a finding.
+    """
+    o, h, l, c = (df[k].to_numpy() for k in PRICE_COLUMNS)
+    tol = chk.cfg.range_tolerance
     for name, x in (("close", c), ("open", o)):
         out = (x > h * (1 + tol)) | (x < l * (1 - tol))
         if out.any():
@@ -206,17 +239,31 @@ def _clean_one(df: pd.DataFrame, chk: _Checker, as_of) -> pd.DataFrame:
                      [f"{name} {_fmt(v)} outside [low {_fmt(a)}, high {_fmt(b)}]; range widened to include it"
                       for v, a, b in zip(x[out], l[out], h[out])],
                      f"{name} outside [low, high], range widened")
-    # Widen (reported above), and absorb float round-off below the tolerance (e.g. close
-    # 11.601027488708496 vs high ...494 in the real files), which is noise, not a repair.
-    h = np.maximum(h, np.maximum(c, o))
-    l = np.minimum(l, np.minimum(c, o))
+    return df.assign(high=np.maximum(h, np.maximum(c, o)), low=np.minimum(l, np.minimum(c, o)))
 
+
+def _blank_negative_volume(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
+    """A negative volume is impossible but says nothing about the prices: it becomes missing, the row stays."""
     vol = df["volume"].to_numpy(copy=True)
     neg = vol < 0
     chk.emit("negative_volume", "repaired", df, neg, [f"volume {_fmt(v)} < 0; set to missing" for v in vol[neg]],
              "volume < 0, set to missing")
     vol[neg] = np.nan
-    return df.assign(open=o, high=h, low=l, volume=vol)
+    return df.assign(volume=vol)
+
+
+def _clean_one(df: pd.DataFrame, chk: _Checker, as_of) -> pd.DataFrame:
+    """Row-level checks of one ticker, in an order that matters: dates first, then prices, then volume."""
+    df = _drop_undated(_coerce(df), chk)
+    df = _cut_after(df, as_of)
+    df = _drop_duplicate_dates(df, chk)
+    df = _sort_dates(df, chk)
+    df = _drop_missing_close(df, chk)
+    df = _drop_nonpositive_close(df, chk)
+    df = _rebuild_open_high_low(df, chk)  # needs a valid close
+    df = _swap_high_low(df, chk)
+    df = _widen_range(df, chk)  # after the swap, so a swapped pair is not also reported as out of range
+    return _blank_negative_volume(df, chk)
 
 
 def _calendar_checks(
@@ -321,6 +368,42 @@ def _repair_splits(df: pd.DataFrame, market: Callable[[], pd.Series], chk: _Chec
     return out.assign(volume=df["volume"].to_numpy() / scale)
 
 
+def _repair_all_splits(
+    frames: dict[str, pd.DataFrame], checkers: dict[str, _Checker], benchmark: str | None, cfg: ValidationConfig
+) -> None:
+    """Back-adjust splits in place: the benchmark against the cross-section first, then everyone against it.
+
+    Market levels are built lazily and once each: only a split candidate needs one.
+    """
+    levels: dict[str | None, pd.Series] = {}
+
+    def market_for(ticker: str) -> Callable[[], pd.Series]:
+        key = None if ticker == benchmark else benchmark
+        return lambda: levels[key] if key in levels else levels.setdefault(key, _market_level(frames, key))
+
+    for ticker in ([benchmark] if benchmark else []) + [t for t in frames if t != benchmark]:
+        if not _is_exempt(ticker, cfg):
+            frames[ticker] = _repair_splits(frames[ticker], market_for(ticker), checkers[ticker])
+
+
+def _note_stale(
+    frames: dict[str, pd.DataFrame], checkers: dict[str, _Checker], days: np.ndarray, last_pos: dict[str, int],
+    calendar: str, cfg: ValidationConfig,
+) -> None:
+    """A series that stopped updating quietly drops out of the newest dates: say so (nothing is extended)."""
+    if not last_pos:
+        return
+    newest = max(last_pos.values())
+    for ticker, last in last_pos.items():
+        behind = newest - last
+        if ticker in frames and behind > cfg.stale_sessions:
+            end = frames[ticker]["date"].iloc[-1]
+            checkers[ticker].note(
+                "stale", "noted",
+                f"series ends {_iso(end)}, {behind} {calendar} sessions before the newest date across "
+                f"tickers ({_iso(days[newest])})", date=end)
+
+
 def validate(
     raw: dict[str, pd.DataFrame], where: dict[str, str], calendar: str = "XNYS",
     benchmark: str | None = None, as_of=None, config: ValidationConfig = DEFAULT_CONFIG,
@@ -357,28 +440,7 @@ def validate(
     for ticker in [t for t, f in frames.items() if f.empty]:
         refuse_empty(ticker, "no row falls on a trading session")
 
-    # Splits: the benchmark against the cross-section first, then everyone against it.
-    # Market levels are built lazily: only a split candidate needs one.
-    levels: dict[str | None, pd.Series] = {}
-
-    def market_for(ticker: str):
-        key = None if ticker == benchmark else benchmark
-        return lambda: levels[key] if key in levels else levels.setdefault(key, _market_level(frames, key))
-
-    for ticker in ([benchmark] if benchmark else []) + [t for t in frames if t != benchmark]:
-        if not _is_exempt(ticker, config):
-            frames[ticker] = _repair_splits(frames[ticker], market_for(ticker), checkers[ticker])
-
-    if last_pos:
-        newest = max(last_pos.values())
-        for ticker, last in last_pos.items():
-            behind = newest - last
-            if ticker in frames and behind > config.stale_sessions:
-                end = frames[ticker]["date"].iloc[-1]
-                checkers[ticker].note(
-                    "stale", "noted",
-                    f"series ends {_iso(end)}, {behind} {calendar} sessions before the newest date across "
-                    f"tickers ({_iso(days[newest])})", date=end)
-
+    _repair_all_splits(frames, checkers, benchmark, config)
+    _note_stale(frames, checkers, days, last_pos, calendar, config)
     bars = pd.concat([f.drop(columns="row").assign(ticker=t) for t, f in frames.items()], ignore_index=True)
     return tidy_bars(bars), report

@@ -8,7 +8,29 @@ from features.config import FeatureConfig
 from features.indicators import per_sector
 from features.sectors import SectorPanels
 
-ANNUAL = 252
+ATR_PCT = "atr_pct"
+
+
+def realised_vol(window: int) -> str:
+    return f"vol_{window}d"
+
+
+def downside_vol(window: int) -> str:
+    return f"downside_vol_{window}d"
+
+
+def beta(window: int) -> str:
+    return f"beta_{window}d"
+
+
+def _mid_window(cfg: FeatureConfig) -> int:
+    """The middle volatility window: the one downside volatility uses."""
+    return cfg.volatility_windows[len(cfg.volatility_windows) // 2]
+
+
+def volatility_columns(cfg: FeatureConfig) -> list[str]:
+    return [*(realised_vol(w) for w in cfg.volatility_windows), downside_vol(_mid_window(cfg)), ATR_PCT,
+            beta(cfg.beta_window)]
 
 
 def daily_log_returns(close: pd.DataFrame | pd.Series):
@@ -18,16 +40,17 @@ def daily_log_returns(close: pd.DataFrame | pd.Series):
 def volatility_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
     r = daily_log_returns(p.close)
     rb = daily_log_returns(p.benchmark["close"])
+    annual = cfg.sessions_per_year
     out = {
-        f"vol_{w}d": r.rolling(w, min_periods=w * 2 // 3).std() * np.sqrt(ANNUAL)
+        realised_vol(w): r.rolling(w, min_periods=w * 2 // 3).std() * np.sqrt(annual)
         for w in cfg.volatility_windows
     }
-    mid = cfg.volatility_windows[len(cfg.volatility_windows) // 2]
+    mid = _mid_window(cfg)
     down = r.clip(upper=0.0) ** 2
-    out[f"downside_vol_{mid}d"] = np.sqrt(down.rolling(mid, min_periods=mid * 2 // 3).mean() * ANNUAL)
-    out["atr_pct"] = per_sector(p, "NATR", cfg.indicator_period) / 100.0
+    out[downside_vol(mid)] = np.sqrt(down.rolling(mid, min_periods=mid * 2 // 3).mean() * annual)
+    out[ATR_PCT] = per_sector(p, "NATR", cfg.indicator_period) / 100.0
     w = cfg.beta_window
     cov = r.rolling(w, min_periods=w * 2 // 3).cov(rb)
     var = rb.rolling(w, min_periods=w * 2 // 3).var()
-    out[f"beta_{w}d"] = cov.div(var.where(var > 0), axis=0)
+    out[beta(w)] = cov.div(var.where(var > 0), axis=0)
     return out

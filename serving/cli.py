@@ -5,11 +5,12 @@ import argparse
 import sys
 
 from features import cli as features_cli
+from features.errors import SectorHeatmapError
+from features.findings import DataValidationError
+from features.settings import ConfigFile
 from serving import commands as serving_cli
 from training import cli as training_cli
 
-# errors a user can cause (bad file, bad option, no data): one clear line, no traceback
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,15 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Errors a user can fix (SectorHeatmapError) are one line; anything else is a
+    bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
+        args.config_file = ConfigFile.read(getattr(args, "config", None))  # the YAML, read once for the command
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except USER_ERRORS as exc:
-        from features.report import DataValidationError
-
+    except SectorHeatmapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, DataValidationError):
             print(exc.report.to_text(), file=sys.stderr)

@@ -6,17 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from features.cli import add_source_options, announce, feature_config
+from features.cli import add_config_option, add_source_options, announce, config_file
+from features.errors import ConfigError, RequestError
+from features.sources.data_source import SPEC_HELP
 
 FORMATS = ("table", "json", "html", "png")
 WIDE = 150
-
-
-def serving_config(args):
-    from features.settings import read_section
-    from serving.config import ServingConfig
-
-    return ServingConfig.from_mapping(read_section(args.config, "serving"))
 
 
 def print_heatmap(resp: dict, console=None) -> None:
@@ -60,18 +55,18 @@ def print_heatmap(resp: dict, console=None) -> None:
 def cmd_heatmap(args) -> int:
     from serving.heatmap import build_heatmap
     from serving.request import HeatmapRequest
-    from serving.state import ServerSettings, load_universe_state, model_store_dir
+    from serving.state import ServerSettings, load_universe_state
 
-    cfg = serving_config(args)
+    settings = ServerSettings.from_file(config_file(args), args.source)
+    cfg = settings.cfg
     metrics = ",".join(args.metrics) if args.metrics else None  # `--metrics a,b c`: the request splits on commas
     req = HeatmapRequest.parse({"universe": args.universe, "timeframe": args.timeframe, "metrics": metrics,
                                 "as_of": args.as_of}, cfg)
     if args.format == "png" and not args.output:
-        raise ValueError("--format png needs --output FILE")
-    settings = ServerSettings(cfg, feature_config(args), args.source, model_store_dir(args.config))
+        raise RequestError("--format: png needs --output FILE")
     u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
-    announce(u.loaded)
-    resp = build_heatmap(u.loaded, u.table, req, u.champion, u.model_status, cfg, settings.feature_cfg)
+    announce(u.dataset)
+    resp = build_heatmap(u.dataset, req, u.champion, u.model_status, cfg)
     if args.format == "table":
         print_heatmap(resp)
         return 0
@@ -106,7 +101,7 @@ def serve_command(args, environ=None) -> tuple[list[str], dict[str, str]]:
         env[SOURCE_ENV] = args.source
     if args.config:
         if not Path(args.config).is_file():
-            raise ValueError(f"config file not found: {args.config}")
+            raise ConfigError(f"config file not found: {args.config}")
         env[CONFIG_ENV] = str(Path(args.config).resolve())
     argv = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", args.host, "--port", str(args.port)]
     return argv, env
@@ -127,8 +122,8 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="the HTTP service (BentoML): heatmap, matrix, model card, HTML/PNG page")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--source", default=None, help="auto | yfinance | csv:DIR | demo[:k=v,...] (default: auto)")
-    p.add_argument("--config", default=None, help="YAML file with features/training/serving sections")
+    p.add_argument("--source", default=None, help=f"{SPEC_HELP} (default: auto)")
+    add_config_option(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("heatmap", help="sector heatmap: descriptive and predicted columns, health score, colour")
     add_source_options(p)

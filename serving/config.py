@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from features.errors import ConfigError
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -47,23 +49,23 @@ class ServingConfig:
 
     def __post_init__(self) -> None:
         if set(self.health_weights) != set(self.health_components):
-            raise ValueError(f"serving config: health_weights keys {sorted(self.health_weights)} must match "
+            raise ConfigError(f"serving config: health_weights keys {sorted(self.health_weights)} must match "
                              f"health_components {sorted(self.health_components)}")
         bad = {k: w for k, w in self.health_weights.items() if not w >= 0}
         if bad:
-            raise ValueError(f"serving config: health_weights must be >= 0, got {bad}")
+            raise ConfigError(f"serving config: health_weights must be >= 0, got {bad}")
         if self.default_timeframe not in self.timeframes:
-            raise ValueError(f"serving config: default_timeframe {self.default_timeframe!r} not in {self.timeframes}")
+            raise ConfigError(f"serving config: default_timeframe {self.default_timeframe!r} not in {self.timeframes}")
         for name in ("horizon_for_timeframe", "volume_for_timeframe", "volatility_for_timeframe"):
             missing = set(self.timeframes) - set(getattr(self, name))
             if missing:
-                raise ValueError(f"serving config: {name} lacks timeframe(s) {sorted(missing)}")
+                raise ConfigError(f"serving config: {name} lacks timeframe(s) {sorted(missing)}")
         if self.stale_sessions < 1:
-            raise ValueError(f"serving config: stale_sessions must be >= 1, got {self.stale_sessions}")
+            raise ConfigError(f"serving config: stale_sessions must be >= 1, got {self.stale_sessions}")
         if not self.universes:
-            raise ValueError("serving config: universes must list at least one universe")
+            raise ConfigError("serving config: universes must list at least one universe")
         if self.cache_entries < 1:
-            raise ValueError(f"serving config: cache_entries must be >= 1, got {self.cache_entries}")
+            raise ConfigError(f"serving config: cache_entries must be >= 1, got {self.cache_entries}")
 
     @property
     def spread_windows(self) -> tuple[str, ...]:

@@ -7,30 +7,38 @@ labelled groups; the health score is returned with its components, weights and f
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from features.config import FeatureConfig
-from features.matrix import DISPLAY_DIGITS, LEADERSHIP_RULE, rotation_matrix, tint
-from features.pipeline import LoadedMarket
+from features.dataset import MarketDataset
+from features.errors import DataError, RequestError
+from features.matrix import LEADERSHIP_RULE, RotationMatrix, rotation_matrix
+from features.volume import RELATIVE_VOLUME
+from serving.columns import (
+    descriptive_cells,
+    descriptive_columns,
+    predicted_cells,
+    predicted_header,
+    rounded,
+)
 from serving.config import SCHEMA_VERSION, ServingConfig
 from serving.freshness import freshness
-from serving.health import FORMULA, base_weights, fmt_num, health_scores, score_color, skill_factor, skill_summary
+from serving.health_score import (
+    FORMULA,
+    HealthResult,
+    base_weights,
+    fmt_num,
+    health_scores,
+    score_color,
+    skill_factor,
+    skill_sentence,
+)
 from serving.request import HeatmapRequest
 
 DERIVED_INPUTS = ("pred", "relative_volume_signed")  # plus spread_<window>; everything else is a feature column
-PP_DIGITS = DISPLAY_DIGITS  # percentage points are reported (and tinted) at this precision
 CARD_KEYS = ("name", "version", "run_id", "trained_at", "training_window", "data_source")
-
-
-def _r(x, digits: int):
-    """Round for JSON; NaN/None -> None."""
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
 
 
 def _plain(obj):
@@ -48,10 +56,6 @@ def _plain(obj):
     return obj
 
 
-def _pct_from_log(x) -> float:
-    return 100.0 * (np.exp(x) - 1.0)
-
-
 def _rows_on(table: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """The feature rows of the sectors listed on `day` (indexed by sector)."""
     try:
@@ -59,9 +63,9 @@ def _rows_on(table: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     except KeyError:
         dates = table.index.get_level_values("date")
         if len(dates) and day < dates.min():
-            raise ValueError(f"as_of: no sector has data on or before {day.date()} "
-                             f"(the first sector data is {dates.min().date()})") from None
-        raise RuntimeError(f"the feature table has no rows for {day.date()}; rebuild it from the same panels") from None
+            raise RequestError(f"as_of: no sector has data on or before {day.date()} "
+                               f"(the first sector data is {dates.min().date()})") from None
+        raise DataError(f"the feature table has no rows for {day.date()}; rebuild it from the same panels") from None
 
 
 def _predict(champion, rows: pd.DataFrame, status: str) -> tuple[pd.DataFrame | None, str]:
@@ -86,79 +90,13 @@ def _health_inputs(rows: pd.DataFrame, spreads: pd.DataFrame, preds: pd.DataFram
             out[name] = spreads[name.removeprefix("spread_")].to_numpy()
         elif name == "relative_volume_signed":
             direction = np.sign(spreads[cfg.volume_confirm_window].to_numpy())
-            out[name] = rows["relative_volume"].to_numpy() * direction
+            out[name] = rows[RELATIVE_VOLUME].to_numpy() * direction
         elif name == "pred":
             col = f"pred_{horizon}"
             out[name] = preds[col].to_numpy() if preds is not None and col in preds else nan
-        elif name in rows.columns:
+        else:  # a feature column: checked at start-up (ServingConfig.feature_inputs)
             out[name] = rows[name].to_numpy()
-        else:
-            raise ValueError(f"serving config: health input {name!r} is neither a feature column nor one of "
-                             f"{DERIVED_INPUTS} / spread_<window>")
     return pd.DataFrame(out, index=rows.index)
-
-
-def _descriptive(row: dict, sp: dict, metrics, timeframe: str, cfg: ServingConfig, thr: float) -> dict:
-    """One sector's descriptive cells from its feature row and its spreads (pp) per window."""
-    out: dict = {}
-    if "performance" in metrics:
-        out["rel_return_pp"] = {w: _r(sp[w], PP_DIGITS) for w in cfg.descriptive_windows}
-        out["rel_return_tint"] = {w: tint(v, thr) for w, v in out["rel_return_pp"].items()}
-    if "momentum" in metrics:
-        out["momentum_12_1_pp"] = _r(100.0 * row.get("mom_12_1", np.nan), PP_DIGITS)
-        out["rs_ratio"] = _r(row.get("rs_ratio"), 2)
-        out["rs_momentum"] = _r(row.get("rs_momentum"), 2)
-    if "volume_growth" in metrics:
-        out["volume_growth_pct"] = _r(_pct_from_log(row.get(cfg.volume_for_timeframe[timeframe], np.nan)), 2)
-        out["relative_volume_pct"] = _r(_pct_from_log(row.get("relative_volume", np.nan)), 2)
-    if "volatility" in metrics:
-        out["volatility_pct"] = _r(100.0 * row.get(cfg.volatility_for_timeframe[timeframe], np.nan), 2)
-    if "sentiment_score" in metrics:
-        out["sentiment_score"] = _r(row.get("sentiment_score"), 3)
-    return out
-
-
-def _descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: FeatureConfig, bench: str) -> list[dict]:
-    cols = []
-    if "performance" in metrics:
-        cols += [{"key": f"rel_return_pp.{w}", "tint_key": f"rel_return_tint.{w}", "metric": "performance",
-                  "label": f"{w} rel. return", "short": w, "unit": "pp",
-                  "description": f"sector minus {bench} total return over {w} ({fcfg.return_windows[w]} sessions)"}
-                 for w in cfg.descriptive_windows]
-    if "momentum" in metrics:
-        cols.append({"key": "momentum_12_1_pp", "metric": "momentum", "label": "12-1 momentum", "short": "Mom", "unit": "pp",
-                     "description": f"log relative return vs {bench} from 12 months to 1 month ago"})
-    if "volume_growth" in metrics:
-        cols.append({"key": "volume_growth_pct", "metric": "volume_growth", "label": "Volume growth", "short": "VolGr", "unit": "%",
-                     "description": f"short vs long average volume ({cfg.volume_for_timeframe[timeframe]})"})
-    if "volatility" in metrics:
-        cols.append({"key": "volatility_pct", "metric": "volatility", "label": "Volatility", "short": "Volat", "unit": "% ann.",
-                     "description": f"annualised realised volatility ({cfg.volatility_for_timeframe[timeframe]})"})
-    if "sentiment_score" in metrics:
-        cols.append({"key": "sentiment_score", "metric": "sentiment_score", "label": "Sentiment", "short": "Sent", "unit": "0-1",
-                     "description": "market-implied: mean of RSI and money-flow index, rescaled to 0..1"})
-    return cols
-
-
-def _rank(v) -> int | float | None:
-    """1 = best; tied forecasts share the average rank (e.g. 3.5), which is shown as is."""
-    v = _r(v, 1)
-    return int(v) if v is not None and v.is_integer() else v
-
-
-def _predicted(row: dict, horizons, thr: float) -> dict:
-    out = {}
-    for h in horizons:
-        pp = _r(100.0 * row.get(f"pred_{h}", np.nan), PP_DIGITS)
-        out[h] = {
-            "expected_rel_return_pp": pp,
-            "interval_pp": [_r(100.0 * row.get(f"lower_{h}", np.nan), PP_DIGITS),
-                            _r(100.0 * row.get(f"upper_{h}", np.nan), PP_DIGITS)],
-            "prob_outperform": _r(row.get(f"prob_outperform_{h}", np.nan), 3),
-            "rank": _rank(row.get(f"rank_{h}", np.nan)),
-            "tint": tint(pp, thr),
-        }
-    return out
 
 
 def model_card(champion) -> dict | None:
@@ -172,7 +110,7 @@ def model_card(champion) -> dict | None:
         **{k: card.get(k) for k in CARD_KEYS},
         "interval_coverage": fc.coverage,
         "horizons": {h: hm.sessions for h, hm in fc.horizons.items()},
-        "skill": {h: {**(skill.get(h) or {}), "summary": skill_summary(h, skill.get(h))} for h in fc.horizons},
+        "skill": {h: {**(skill.get(h) or {}), "summary": skill_sentence(h, skill.get(h))} for h in fc.horizons},
     })
 
 
@@ -218,29 +156,46 @@ def _health_block(cfg: ServingConfig, weights: dict, factor: float, horizon: str
     }
 
 
-def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest, champion=None,
-                  model_status: str | None = None, cfg: ServingConfig | None = None,
-                  feature_cfg: FeatureConfig | None = None, now=None) -> dict:
-    """The heatmap for one request. `table` is features.table.build_feature_table(loaded.panels).
+@dataclass(frozen=True)
+class HeatmapFrame:
+    """Everything a heatmap answer is computed from, before it is written as JSON."""
 
-    `champion` is a training.registry.ChampionModel or None (descriptive only, never an error);
-    `model_status` is what the registry said (default: "ok" / "unavailable: no model loaded").
-    `now` (UTC) is injectable so freshness is testable. Raises ValueError naming a bad request field.
-    """
-    cfg, fcfg = cfg or ServingConfig(), feature_cfg or FeatureConfig()
+    ds: MarketDataset
+    req: HeatmapRequest
+    cfg: ServingConfig
+    now: pd.Timestamp
+    pos: int  # the session answered (position in the panels' dates)
+    matrix: RotationMatrix
+    rows: pd.DataFrame  # feature rows of the sectors listed that day
+    preds: pd.DataFrame | None  # the champion's predictions for those rows (None: descriptive only)
+    model_status: str
+    card: dict | None
+    horizon: str  # the forecast horizon that answers the timeframe
+    factor: float  # skill factor of the predicted health component
+    weights: dict[str, float]
+    health: HealthResult
+
+    @property
+    def day(self) -> pd.Timestamp:
+        return self.ds.panels.dates[self.pos]
+
+
+def compute_heatmap(ds: MarketDataset, req: HeatmapRequest, champion=None, model_status: str | None = None,
+                    cfg: ServingConfig | None = None, now=None) -> HeatmapFrame:
+    """The numbers of one heatmap answer (no formatting). Raises RequestError naming a bad request field."""
+    cfg = cfg or ServingConfig()
     now = pd.Timestamp.now("UTC") if now is None else pd.Timestamp(now)
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     req = req.check(cfg, today=now.tz_localize(None))
-    uni, panels, market = loaded.universe, loaded.panels, loaded.market
+    uni, panels, fcfg = ds.universe, ds.panels, ds.config
     if req.market_index is not None and req.market_index != uni.benchmark:
-        raise ValueError(f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
-                         f"({uni.benchmark}); leave it out or use {uni.benchmark}")
+        raise RequestError(f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
+                           f"({uni.benchmark}); leave it out or use {uni.benchmark}")
     pos = panels.session_at(req.as_of)
     day = panels.dates[pos]
     windows = {w: fcfg.return_windows[w] for w in cfg.spread_windows}
     mx = rotation_matrix(panels, uni, day, replace(fcfg, matrix_windows=windows))
-    thr = fcfg.neutral_threshold_pp
-    rows = _rows_on(table, day)
+    rows = _rows_on(ds.features, day)
     if model_status is None:
         model_status = "ok" if champion is not None else "unavailable: no model loaded"
     preds, model_status = _predict(champion, rows, model_status)
@@ -249,37 +204,49 @@ def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest
     h_skill = (card or {}).get("skill", {}).get(horizon)
     factor = skill_factor(h_skill, cfg.full_skill_rank_ic) if card and horizon in card["horizons"] else 0.0
     weights = base_weights(cfg.health_weights, factor)
-    hr = health_scores(_health_inputs(rows, mx.spreads_pp, preds, horizon, cfg), cfg.health_components, weights)
-    show_pred = preds is not None and "predicted" in req.metrics
+    health = health_scores(_health_inputs(rows, mx.spreads_pp, preds, horizon, cfg), cfg.health_components, weights)
+    return HeatmapFrame(ds, req, cfg, now, pos, mx, rows, preds, model_status, card, horizon, factor, weights, health)
+
+
+def heatmap_response(f: HeatmapFrame) -> dict:
+    """The JSON body of POST /heatmap for a computed frame (see serving.schemas.HeatmapResponse)."""
+    ds, req, cfg, card = f.ds, f.req, f.cfg, f.card
+    uni, panels, fcfg = ds.universe, ds.panels, ds.config
+    thr = fcfg.neutral_threshold_pp
+    day = f.day
+    show_pred = f.preds is not None and "predicted" in req.metrics
     horizons = list(card["horizons"]) if card else []
+    columns = descriptive_columns(req.metrics, req.timeframe, cfg, fcfg, uni.benchmark)
     sectors = []
     # plain dicts: per-row pandas lookups would cost more than everything else here
-    feat, spread = rows.to_dict("index"), mx.spreads_pp.to_dict("index")
-    pred = preds.to_dict("index") if show_pred else {}
+    feat, spread = f.rows.to_dict("index"), f.matrix.spreads_pp.to_dict("index")
+    pred = f.preds.to_dict("index") if show_pred and f.preds is not None else {}
+    hr = f.health
     comps, wts, scores = hr.components.to_dict("index"), hr.weights.to_dict("index"), hr.scores.to_dict()
-    for key in rows.index:
+    for key in f.rows.index:
         score = scores[key]
         sectors.append({
             "name": panels.names.get(key, key),
             "ticker": key,
             "cohort": uni.cohort_of(key),
-            "descriptive": _descriptive(feat[key], spread[key], req.metrics, req.timeframe, cfg, thr),
-            "predicted": _predicted(pred[key], horizons, thr) if show_pred else None,
-            "health_score": _r(score, 1),
-            "health_components": {k: _r(v, 2) for k, v in comps[key].items()},
-            "health_weights": {k: _r(v, 4) for k, v in wts[key].items()},
+            "descriptive": descriptive_cells(columns, feat[key], spread[key]),
+            "predicted": predicted_cells(pred[key], horizons, thr) if show_pred else None,
+            "health_score": rounded(score, 1),
+            "health_components": {k: rounded(v, 2) for k, v in comps[key].items()},
+            "health_weights": {k: rounded(v, 4) for k, v in wts[key].items()},
             "color": score_color(score, cfg.color_stops),
         })
     sectors.sort(key=lambda s: (s["health_score"] is None, -(s["health_score"] or 0.0), s["ticker"]))
-    fresh = freshness(panels.dates[-1], uni.calendar, now, cfg.stale_sessions)
+    fresh = freshness(panels.dates[-1], uni.calendar, f.now, cfg.stale_sessions)
+    mx = f.matrix
     return {
         "schema_version": SCHEMA_VERSION,
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": f.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "as_of": day.date().isoformat(),
         "requested_as_of": req.as_of.date().isoformat() if req.as_of is not None else None,
         "data_through": fresh["data_through"],
-        "data_source": market.source,
-        "is_demo": market.is_demo,
+        "data_source": ds.source.label,
+        "is_demo": ds.source.synthetic,
         "stale": fresh["stale"],
         "freshness": fresh,
         "universe": uni.name,
@@ -287,18 +254,30 @@ def build_heatmap(loaded: LoadedMarket, table: pd.DataFrame, req: HeatmapRequest
         "timeframe": req.timeframe,
         "metrics": list(req.metrics),
         "neutral_threshold_pp": thr,
-        "model_status": model_status,
+        "model_status": f.model_status,
         "model": card,
         "columns": {
-            "descriptive": _descriptive_columns(req.metrics, req.timeframe, cfg, fcfg, uni.benchmark),
-            "predicted": [{"horizon": h, "sessions": card["horizons"][h], "label": f"{h} ahead",
-                           "skill": card["skill"][h]["summary"]} for h in horizons] if show_pred else [],
+            "descriptive": [c.header() for c in columns if c.listed],
+            "predicted": [predicted_header(h, card["horizons"][h], card["skill"][h]["summary"])
+                          for h in horizons] if show_pred and card else [],
         },
-        "health": _health_block(cfg, weights, factor, horizon, card),
+        "health": _health_block(cfg, f.weights, f.factor, f.horizon, card),
         "sectors": sectors,
-        "not_listed": [k for k in panels.sectors if k not in rows.index],
+        "not_listed": [k for k in panels.sectors if k not in f.rows.index],
         "leadership": {w: mx.leadership[w] for w in cfg.descriptive_windows},
         "leadership_rule": LEADERSHIP_RULE,
-        "market_context": _market_context(panels.benchmark["close"].iloc[: pos + 1], uni.benchmark, req.timeframe, fcfg.return_windows[req.timeframe],
-                                          mx.spreads_pp[req.timeframe], mx.leadership[req.timeframe], panels.names, day),
+        "market_context": _market_context(panels.benchmark["close"].iloc[: f.pos + 1], uni.benchmark, req.timeframe,
+                                          fcfg.return_windows[req.timeframe], mx.spreads_pp[req.timeframe],
+                                          mx.leadership[req.timeframe], panels.names, day),
     }
+
+
+def build_heatmap(ds: MarketDataset, req: HeatmapRequest, champion=None, model_status: str | None = None,
+                  cfg: ServingConfig | None = None, now=None) -> dict:
+    """The heatmap for one request: compute, then write as JSON.
+
+    `champion` is a training.registry.ChampionModel or None (descriptive only, never an error);
+    `model_status` is what the registry said (default: "ok" / "unavailable: no model loaded").
+    `now` (UTC) is injectable so freshness is testable.
+    """
+    return heatmap_response(compute_heatmap(ds, req, champion, model_status, cfg, now))

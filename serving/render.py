@@ -1,5 +1,7 @@
 """The heatmap as a picture: self-contained HTML (inline CSS, no scripts, no external assets) and PNG.
 
+The HTML page is the Jinja2 template templates/heatmap.html.j2 (autoescaped); this module formats the numbers.
+
 Both render the JSON response only, so the picture can never disagree with the API. One table
 model feeds both: sectors as rows, the descriptive and predicted column groups side by side.
 """
@@ -7,25 +9,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from html import escape
+from functools import cache
+from typing import TYPE_CHECKING
 
-from serving.health import fmt_num
+from serving.columns import display_format
+from serving.health_score import fmt_num
+
+if TYPE_CHECKING:
+    import jinja2
 
 TINT_BG = {"bull": "#c7e9c0", "bear": "#fcbba1", "neutral": "#fff7bc", "n/a": "#eeeeee"}
 PLAIN_BG = "#ffffff"
 DESCRIPTIVE_TITLE = "What happened (descriptive)"
 PREDICTED_TITLE = "What the model expects (predicted)"
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222}
-h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}
-.meta,.note{color:#555;font-size:.9rem}
-#data-banner{background:#b71c1c;color:#fff;padding:.6rem 1rem;font-weight:600;border-radius:4px;margin-bottom:1rem}
-table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}
-th{background:#f4f4f4}th.sector{text-align:left}.ticker{color:#666;font-weight:400;font-size:.8rem}
-th.group-descriptive{background:#e3ecf7}th.group-predicted{background:#efe3f7}
-td.health{font-weight:700}.sub{display:block;font-size:.75rem;color:#444}
-.legend{display:inline-block;width:12rem;height:.8rem;vertical-align:middle;border:1px solid #999}
-"""
+HTML_TEMPLATE = "heatmap.html.j2"  # in serving/templates/, with the page's inline CSS
 
 
 def _num(v, digits: int = 2, signed: bool = True) -> str:
@@ -67,9 +64,9 @@ def table_model(resp: dict) -> TableModel:
         dcells = []
         for c in dcols:
             v = _get(s["descriptive"], c["key"])
-            signed = c["unit"] in ("pp", "%")
+            digits, signed = display_format(c["unit"])  # the column registry's format for its unit
             tint = _get(s["descriptive"], c["tint_key"]) if c.get("tint_key") else None
-            dcells.append(Cell(_num(v, 3 if c["unit"] == "0-1" else 2, signed), bg=TINT_BG.get(tint, PLAIN_BG)))
+            dcells.append(Cell(_num(v, digits, signed), bg=TINT_BG.get(tint, PLAIN_BG)))
         pcells = []
         for c in pcols:
             p = (s.get("predicted") or {}).get(c["horizon"]) or {}
@@ -116,64 +113,36 @@ def _health_title(s: dict) -> str:
 
 
 def heatmap_html(resp: dict) -> str:
-    """One self-contained page; every text from the response is escaped."""
-    e = lambda x: escape(str(x), quote=True)  # noqa: E731
+    """One self-contained page from templates/heatmap.html.j2; the template autoescapes every text."""
     tm = table_model(resp)
-    out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-           f"<title>Sector heatmap {e(resp['universe'])} {e(resp['as_of'])}</title><style>{CSS}</style></head><body>"]
-    banner = banner_text(resp)
-    if banner:
-        out.append(f"<div id='data-banner' role='alert'>{e(banner)}</div>")
-    out.append(f"<h1>Sector heatmap: {e(resp['universe'])} vs {e(resp['benchmark'])}</h1>")
-    out.append(f"<p class='meta'>As of {e(resp['as_of'])} · timeframe {e(resp['timeframe'])} · data through "
-               f"{e(resp['data_through'])} · source {e(resp['data_source'])} · generated {e(resp['timestamp'])}</p>")
-    out.append(f"<p id='market-context'>{e(resp['market_context'])}</p>")
-    lines = skill_lines(resp)
-    out.append(f"<section id='model-skill'><h2>Model</h2><p id='model-status'>Status: {e(resp['model_status'])}</p>"
-               f"<p>{e(lines[0])}</p><ul>{''.join(f'<li>{e(x)}</li>' for x in lines[1:])}</ul></section>")
-    out.append("<table id='heatmap'><thead><tr><th class='sector' rowspan='2'>Sector</th>")
-    out.append(f"<th class='group-descriptive' colspan='{len(tm.descriptive_labels)}'>{e(DESCRIPTIVE_TITLE)}</th>")
-    out.append(f"<th class='group-predicted' colspan='{len(tm.predicted_labels)}'>{e(PREDICTED_TITLE)}</th>")
-    out.append("<th rowspan='2'>Health (0–100)</th></tr><tr>")
-    out += [f"<th class='col-descriptive'>{e(x)}</th>" for x in tm.descriptive_labels]
-    out += [f"<th class='col-predicted'>{e(x)}</th>" for x in tm.predicted_labels]
-    out.append("</tr></thead><tbody>")
-    for s, dcells, pcells, health in tm.rows:
-        out.append(f"<tr class='sector-row' data-ticker='{e(s['ticker'])}'><th class='sector' scope='row'>"
-                   f"{e(s['name'])} <span class='ticker'>{e(s['ticker'])}</span></th>")
-        for cls, cells in (("descriptive", dcells), ("predicted", pcells)):
-            out += [f"<td class='{cls}' style='background:{e(c.bg)}'>{e(c.text)}"
-                    + (f"<span class='sub'>{e(c.sub)}</span>" if c.sub else "") + "</td>" for c in cells]
-        out.append(f"<td class='health' style='background:{e(health.bg)}' title='{e(_health_title(s))}'>{e(health.text)}</td></tr>")
-    out.append("</tbody></table>")
-    out.append(_health_section(resp, e))
-    out.append(_leadership_section(resp, e))
-    out.append(f"<p class='note'>Cells are tinted bull (green) / bear (red) when the spread is beyond "
-               f"±{e(resp['neutral_threshold_pp'])} pp, neutral (yellow) inside it. Descriptive columns describe "
-               "what happened; they are not forecasts.</p></body></html>")
-    return "".join(out)
+    return _jinja_env().get_template(HTML_TEMPLATE).render(
+        resp=resp, banner=banner_text(resp), skill=skill_lines(resp), tm=tm,
+        descriptive_title=DESCRIPTIVE_TITLE, predicted_title=PREDICTED_TITLE,
+        rows=[(s, dcells, pcells, health, _health_title(s)) for s, dcells, pcells, health in tm.rows],
+        **_health_section(resp), leadership_rows=_leadership_section(resp))
 
 
-def _health_section(resp: dict, e) -> str:
+@cache
+def _jinja_env() -> jinja2.Environment:
+    """Built on first use (imports jinja2 then, not when this module is imported)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("serving", "templates"), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _health_section(resp: dict) -> dict:
+    """The health explainer's formatted parts: rows (component, inputs, base weight, weight used), colour stops."""
     h = resp["health"]
-    stops = ", ".join(f"{c} {s}%" for s, c in h["color_scale"])
-    rows = "".join(f"<tr><th class='sector'>{e(k)}</th><td>{e(', '.join(h['components'][k]))}</td><td>{h['base_weights'][k]:.2f}</td>"
-                   f"<td>{h['weights'][k]:.3f}</td></tr>" for k in h["components"])
-    return (f"<section id='health-explained'><h2>Health score</h2><p>{e(h['formula'])}</p>"
-            f"<p>Predicted component ({e(h['predicted_horizon'])}): {e(h['predicted_note'])}</p>"
-            "<table><thead><tr><th>Component</th><th>Inputs</th><th>Base weight</th><th>Weight used</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p class='note'>Colour: 0 <span class='legend' "
-            f"style='background:linear-gradient(to right, {e(stops)})'></span> 100</p></section>")
+    return {"health_rows": [(k, h["components"][k], f"{h['base_weights'][k]:.2f}", f"{h['weights'][k]:.3f}")
+                            for k in h["components"]],
+            "colour_stops": ", ".join(f"{c} {s}%" for s, c in h["color_scale"])}
 
 
-def _leadership_section(resp: dict, e) -> str:
-    rows = "".join(
-        f"<tr><th class='sector'>{e(w)}</th><td>{e(v['leader'])}</td><td>"
-        + e(", ".join(f"{k} {_num(m)}" for k, m in v["cohort_mean_spread_pp"].items())) + "</td></tr>"
-        for w, v in resp["leadership"].items())
-    return (f"<section id='leadership'><h2>Leadership profile</h2><table><thead><tr><th>Window</th><th>Leader</th>"
-            f"<th>Cohort mean spread (pp)</th></tr></thead><tbody>{rows}</tbody></table>"
-            f"<p class='note'>{e(resp['leadership_rule'])}</p></section>")
+def _leadership_section(resp: dict) -> list[tuple[str, str, str]]:
+    """Leadership rows: window, leader, and the cohort mean spreads as one formatted line."""
+    return [(w, v["leader"], ", ".join(f"{k} {_num(m)}" for k, m in v["cohort_mean_spread_pp"].items()))
+            for w, v in resp["leadership"].items()]
 
 
 def heatmap_png(resp: dict, dpi: int = 110) -> bytes:

@@ -1,6 +1,6 @@
 """The heatmap request: parsed and checked once, with errors that name the bad field.
 
-Every problem raises ValueError("<field>: <what is wrong>") so the service can answer 4xx.
+Every problem raises RequestError("<field>: <what is wrong>") so the service can answer 4xx.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from features.errors import RequestError
 from serving.config import ServingConfig
 
 ALIASES = {"benchmark": "market_index"}
@@ -30,17 +31,17 @@ class HeatmapRequest:
         Absent (or None) fields take the configured defaults: the first served universe, the default timeframe."""
         cfg = cfg or ServingConfig()
         if raw is not None and not isinstance(raw, Mapping):
-            raise ValueError(f"request: expected an object of parameters, got {type(raw).__name__}")
+            raise RequestError(f"request: expected an object of parameters, got {type(raw).__name__}")
         raw = {k: v for k, v in dict(raw or {}).items() if v is not None}
         for alias, name in ALIASES.items():
             if alias in raw and name in raw:
                 if raw[alias] != raw[name]:
-                    raise ValueError(f"{alias}: conflicts with {name}; give one of them")
+                    raise RequestError(f"{alias}: conflicts with {name}; give one of them")
                 del raw[alias]
         raw = {ALIASES.get(k, k): v for k, v in raw.items()}
         unknown = set(raw) - {"universe", "timeframe", "metrics", "market_index", "as_of"}
         if unknown:
-            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
+            raise RequestError(f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
                              "market_index (or benchmark), as_of")
         req = cls(
             universe=_text(raw.get("universe", cfg.universes[0]), "universe"),
@@ -55,14 +56,14 @@ class HeatmapRequest:
         """Validate against the configured vocabulary; returns self with metrics filled and ordered."""
         cfg = cfg or ServingConfig()
         if self.timeframe not in cfg.timeframes:
-            raise ValueError(f"timeframe: unknown {self.timeframe!r}; expected one of {', '.join(cfg.timeframes)}")
+            raise RequestError(f"timeframe: unknown {self.timeframe!r}; expected one of {', '.join(cfg.timeframes)}")
         bad = [m for m in self.metrics if m not in cfg.metrics]
         if bad:
-            raise ValueError(f"metrics: unknown {bad[0]!r}; expected any of {', '.join(cfg.metrics)}")
+            raise RequestError(f"metrics: unknown {bad[0]!r}; expected any of {', '.join(cfg.metrics)}")
         if self.as_of is not None:
             today = utc_naive(pd.Timestamp.now("UTC") if today is None else today)
             if self.as_of.normalize() > today.normalize():
-                raise ValueError(f"as_of: {self.as_of.date()} is in the future (today is {today.date()})")
+                raise RequestError(f"as_of: {self.as_of.date()} is in the future (today is {today.date()})")
         asked = set(self.metrics)
         ordered = tuple(m for m in cfg.metrics if m in asked) if self.metrics else cfg.metrics
         return self if ordered == self.metrics else replace(self, metrics=ordered)
@@ -70,7 +71,7 @@ class HeatmapRequest:
 
 def _text(v, name: str) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise ValueError(f"{name}: expected a non-empty string, got {v!r}")
+        raise RequestError(f"{name}: expected a non-empty string, got {v!r}")
     return v.strip()
 
 
@@ -79,10 +80,10 @@ def _metrics(v) -> tuple[str, ...]:
         return ()
     items = v.split(",") if isinstance(v, str) else v
     if not isinstance(items, (list, tuple)) or not all(isinstance(m, str) for m in items):
-        raise ValueError(f"metrics: expected a list of metric names, got {v!r}")
+        raise RequestError(f"metrics: expected a list of metric names, got {v!r}")
     out = tuple(dict.fromkeys(m.strip() for m in items if m.strip()))
     if not out:
-        raise ValueError("metrics: empty list; leave it out for all metrics")
+        raise RequestError("metrics: empty list; leave it out for all metrics")
     return out
 
 
@@ -93,13 +94,13 @@ def parse_date(v, name: str = "as_of") -> pd.Timestamp | None:
     if isinstance(v, str) and not v.strip():
         return None
     if not isinstance(v, (str, dt.date)):
-        raise ValueError(f"{name}: expected a date string YYYY-MM-DD, got {type(v).__name__} {v!r}")
+        raise RequestError(f"{name}: expected a date string YYYY-MM-DD, got {type(v).__name__} {v!r}")
     try:
         ts = pd.Timestamp(v)
     except (ValueError, TypeError):
-        raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)") from None
+        raise RequestError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)") from None
     if ts is pd.NaT:
-        raise ValueError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)")
+        raise RequestError(f"{name}: {v!r} is not a date (use YYYY-MM-DD)")
     return utc_naive(ts).normalize()
 
 

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from features.errors import RequestError, SectorHeatmapError
 from serving.auth import ApiKeyMiddleware
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
@@ -92,7 +93,7 @@ class SectorHeatmap:
         log.setLevel(logging.INFO)  # BentoML leaves non-BentoML loggers at WARNING; what was loaded matters
         self.settings = ServerSettings.from_env()
         self.cfg = self.settings.cfg
-        log.info("source %s, model store %s, universes %s, API key %s", self.settings.source, self.settings.store_dir,
+        log.info("source %s, model store %s, universes %s, API key %s", self.settings.source.label, self.settings.store_dir,
                  ", ".join(self.cfg.universes), "required" if self.settings.api_key else "not required")
         self.state: ServingState = load_state(self.settings)
         self.cache = ResponseCache(self.cfg.cache_entries)
@@ -105,7 +106,7 @@ class SectorHeatmap:
     def _universe(self, state: ServingState, name: str | None) -> tuple[str, UniverseState]:
         try:
             return state.resolve(self.cfg.universes[0] if name is None else name)
-        except ValueError as exc:
+        except RequestError as exc:
             raise _bad(exc) from None
 
     def _heatmap_request(self, state: ServingState, raw: dict):
@@ -113,7 +114,7 @@ class SectorHeatmap:
 
         try:
             req = HeatmapRequest.parse(raw, self.cfg)
-        except ValueError as exc:
+        except RequestError as exc:
             raise _bad(exc) from None
         name, u = self._universe(state, req.universe)
         as_of = None if req.as_of is None else req.as_of.date().isoformat()
@@ -125,8 +126,8 @@ class SectorHeatmap:
         from serving.heatmap import build_heatmap
 
         try:
-            resp = build_heatmap(u.loaded, u.table, req, u.champion, u.model_status, self.cfg, self.settings.feature_cfg)
-        except ValueError as exc:  # as_of before the data, a benchmark that is not the universe's
+            resp = build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg)
+        except RequestError as exc:  # as_of before the data, a benchmark that is not the universe's
             raise _bad(exc) from None
         return _json(resp)
 
@@ -155,17 +156,18 @@ class SectorHeatmap:
         state = self.state
         try:  # the same field checks as a heatmap request (a date, not in the future)
             req = HeatmapRequest.parse(raw, self.cfg)
-        except ValueError as exc:
+        except RequestError as exc:
             raise _bad(exc) from None
         name, u = self._universe(state, req.universe)
 
         def compute() -> bytes:
+            ds = u.dataset
             try:
-                m = rotation_matrix(u.loaded.panels, u.loaded.universe, req.as_of, self.settings.feature_cfg)
-            except ValueError as exc:  # as_of before the data starts
+                m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
+            except RequestError as exc:  # as_of before the data starts
                 raise _bad(exc) from None
-            return _json({"universe": u.loaded.universe.name, "data_source": u.loaded.market.source,
-                          "is_demo": u.loaded.market.is_demo, **m.to_dict()})
+            return _json({"universe": ds.universe.name, "data_source": ds.source.label,
+                          "is_demo": ds.source.synthetic, **m.to_dict()})
 
         as_of = None if req.as_of is None else req.as_of.date().isoformat()
         return await self.cache.get_or_compute(("matrix", state.generation, name, as_of, u.data_version), compute)
@@ -174,8 +176,8 @@ class SectorHeatmap:
         from serving.heatmap import model_card
 
         _, u = self._universe(self.state, universe)
-        return {"universe": u.loaded.universe.name, "model_status": u.model_status,
-                "model": model_card(u.champion), "data_source": u.loaded.market.source}
+        return {"universe": u.dataset.universe.name, "model_status": u.model_status,
+                "model": model_card(u.champion), "data_source": u.dataset.source.label}
 
     def status(self) -> dict:
         st = self.state
@@ -212,8 +214,13 @@ class SectorHeatmap:
             gen = self.state.generation + 1
             try:
                 new = await asyncio.get_running_loop().run_in_executor(None, load_state, self.settings, gen)
-            except Exception as exc:  # noqa: BLE001 - keep serving the old state, say why
+            except SectorHeatmapError as exc:  # keep serving the old state, say why
+                log.warning("reload failed: %s", exc)
                 return JSONResponse({"reloaded": False, "error": str(exc), "serving": self.status()}, status_code=503)
+            except Exception:  # a bug: its traceback goes to the log, the old state keeps serving
+                log.exception("reload failed")
+                return JSONResponse({"reloaded": False, "error": "internal error while loading (see the server log)",
+                                     "serving": self.status()}, status_code=503)
             self.state = new
             self.cache.clear()
             return {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}

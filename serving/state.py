@@ -1,8 +1,8 @@
-"""What the service holds in memory: per configured universe, the market, its feature table and
-the champion. Built once at start and again on /reload; never per request.
+"""What the service holds in memory: per configured universe, its dataset (bars, panels, feature
+table) and the champion. Built once at start and again on /reload; never per request.
 
 Framework-free (no BentoML here) so it is testable and reusable. Settings come from the
-environment, the way a server process receives them:
+environment, the way a server process receives them, and are read once (ServerSettings):
   SECTOR_HEATMAP_CONFIG   YAML with features/training/serving sections (optional)
   SECTOR_HEATMAP_SOURCE   data source spec (default "auto")
   SECTOR_HEATMAP_STORE    model store folder (default: the YAML's training.store_dir, i.e. mlruns)
@@ -14,11 +14,18 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from features.config import FeatureConfig
+from features.dataset import MarketDataset
+from features.errors import ConfigError, RequestError, SectorHeatmapError
+from features.registry import require_columns
+from features.settings import ConfigFile
+from features.sources.data_source import DataSource
 from serving.auth import API_KEY_ENV
 from serving.config import ServingConfig
+from training.config import TrainConfig
 
 CONFIG_ENV = "SECTOR_HEATMAP_CONFIG"
 SOURCE_ENV = "SECTOR_HEATMAP_SOURCE"
@@ -30,41 +37,38 @@ log = logging.getLogger("sector_heatmap.serving")
 
 @dataclass(frozen=True)
 class ServerSettings:
+    """Every setting the service (or `sector-heatmap heatmap`) uses, read and validated once."""
+
     cfg: ServingConfig
-    feature_cfg: object  # features.config.FeatureConfig
-    source: str
-    store_dir: str
+    feature_cfg: FeatureConfig
+    train_cfg: TrainConfig  # where the model store is (store_dir, experiment)
+    source: DataSource
     api_key: str | None = field(default=None, repr=False)
 
+    @property
+    def store_dir(self) -> str:
+        return self.train_cfg.store_dir
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServerSettings":
-        from features.config import FeatureConfig
-        from features.settings import read_section
+    def from_file(cls, config: ConfigFile, source: str | DataSource = DEFAULT_SOURCE, store_dir: str | None = None,
+                  api_key: str | None = None) -> ServerSettings:
+        fcfg = FeatureConfig.from_mapping(config.section("features"))
+        tcfg = TrainConfig.from_mapping(config.section("training"))
+        if store_dir:
+            tcfg = replace(tcfg, store_dir=store_dir)
+        return cls(ServingConfig.from_mapping(config.section("serving")), fcfg, tcfg,
+                   DataSource.parse(source, fcfg.demo), api_key)
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
         env = os.environ if environ is None else environ
-        path = env.get(CONFIG_ENV) or None
-        return cls(
-            cfg=ServingConfig.from_mapping(read_section(path, "serving")),
-            feature_cfg=FeatureConfig.from_mapping(read_section(path, "features")),
-            source=env.get(SOURCE_ENV) or DEFAULT_SOURCE,
-            store_dir=model_store_dir(path, env),
-            api_key=env.get(API_KEY_ENV) or None,
-        )
-
-
-def model_store_dir(config_path: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """SECTOR_HEATMAP_STORE if set, else the config's training.store_dir (default mlruns)."""
-    from features.settings import read_section
-    from training.config import TrainConfig
-
-    env = os.environ if environ is None else environ
-    return env.get(STORE_ENV) or TrainConfig.from_mapping(read_section(config_path, "training")).store_dir
+        return cls.from_file(ConfigFile.read(env.get(CONFIG_ENV) or None), env.get(SOURCE_ENV) or DEFAULT_SOURCE,
+                             env.get(STORE_ENV) or None, env.get(API_KEY_ENV) or None)
 
 
 @dataclass
 class UniverseState:
-    loaded: object  # features.pipeline.LoadedMarket
-    table: object  # the feature table (pandas DataFrame indexed by date, sector)
+    dataset: MarketDataset
     champion: object | None  # training.registry.ChampionModel
     model_status: str
 
@@ -73,24 +77,23 @@ class UniverseState:
     def model_version(self) -> str:
         if self.champion is None:
             return "none"
-        card = self.champion.card or {}
+        card = self.champion.card or {}  # type: ignore[attr-defined]
         return f"{card.get('name')}/v{card.get('version')}/{card.get('run_id')}"
 
     @cached_property
     def data_version(self) -> str:
-        m = self.loaded.market
-        return f"{m.source}@{m.data_through}"
+        return self.dataset.version
 
     def summary(self) -> dict:
-        m = self.loaded.market
+        ds = self.dataset
         return {
-            "universe": self.loaded.universe.name,
-            "data_source": m.source,
-            "is_demo": m.is_demo,
-            "data_through": None if m.data_through is None else m.data_through.date().isoformat(),
-            "notes": list(m.notes),
+            "universe": ds.universe.name,
+            "data_source": ds.source.label,
+            "is_demo": ds.source.synthetic,
+            "data_through": None if ds.data_through is None else ds.data_through.date().isoformat(),
+            "notes": list(ds.notes),
             "model_status": self.model_status,
-            "model_version": None if self.champion is None else str((self.champion.card or {}).get("version")),
+            "model_version": None if self.champion is None else str((self.champion.card or {}).get("version")),  # type: ignore[attr-defined]
         }
 
 
@@ -105,22 +108,47 @@ class ServingState:
         if name in self.universes:
             return name, self.universes[name]
         for key, u in self.universes.items():
-            if u.loaded.universe.name == name:
+            if u.dataset.universe.name == name:
                 return key, u
-        raise ValueError(f"universe: unknown {name!r}; this server serves {', '.join(self.universes)}")
+        raise RequestError(f"universe: unknown {name!r}; this server serves {', '.join(self.universes)}")
+
+
+def check_serving_columns(cfg: ServingConfig, ds: MarketDataset) -> None:
+    """Every window and feature column the serving config reads exists: a ConfigError naming it, at start-up."""
+    from serving.columns import feature_inputs
+
+    missing = [w for w in cfg.spread_windows if w not in ds.config.return_windows]
+    if missing:
+        raise ConfigError(f"serving config uses window(s) {', '.join(missing)} that features.return_windows lacks "
+                          f"(it has {', '.join(ds.config.return_windows)})")
+    from serving.heatmap import DERIVED_INPUTS
+
+    health = [c for cols in cfg.health_components.values() for c in cols
+              if c not in DERIVED_INPUTS and not c.startswith("spread_")]
+    require_columns([*health, *feature_inputs(cfg)], ds.features.columns, "the serving config")
+
+
+def model_fits(champion, ds: MarketDataset) -> str | None:
+    """Why the champion cannot score this dataset's features (a missing column), or None when it can."""
+    try:
+        require_columns(champion.forecaster.feature_names, ds.features.columns, "the champion model")
+    except ConfigError as exc:
+        return f"unavailable: {exc}"
+    return None
 
 
 def load_universe_state(name: str, settings: ServerSettings) -> UniverseState:
-    """Market, feature table and champion of one universe (the service and `sector-heatmap heatmap` share it)."""
-    from features.pipeline import load_panels
-    from features.table import build_feature_table
+    """Dataset and champion of one universe (the service and `sector-heatmap heatmap` share it)."""
     from training.registry import load_champion
 
-    loaded = load_panels(settings.source, name, settings.feature_cfg)
-    table = build_feature_table(loaded.panels, settings.feature_cfg)
+    ds = MarketDataset.load(settings.source, name, settings.feature_cfg)
+    check_serving_columns(settings.cfg, ds)
     # never raises: a missing or broken store comes back as (None, why), i.e. descriptive only
-    champion, status = load_champion(loaded.universe.name, loaded.market.is_demo, settings.store_dir)
-    return UniverseState(loaded, table, champion, status)
+    champion, status = load_champion(ds.universe.name, ds.source, settings.store_dir, settings.train_cfg.experiment)
+    if champion is not None and (why := model_fits(champion, ds)) is not None:
+        log.warning("universe %s: %s", name, why)
+        champion, status = None, why
+    return UniverseState(ds, champion, status)
 
 
 def load_state(settings: ServerSettings, generation: int = 1) -> ServingState:
@@ -130,8 +158,9 @@ def load_state(settings: ServerSettings, generation: int = 1) -> ServingState:
     for name in settings.cfg.universes:
         try:
             out[name] = u = load_universe_state(name, settings)
-        except Exception as exc:
-            raise RuntimeError(f"universe {name!r} from source {settings.source!r}: {exc}") from exc
+        except SectorHeatmapError as exc:  # say which universe, keep the error's type (and its report)
+            exc.args = (f"universe {name!r} from source {settings.source.label!r}: {exc}",)
+            raise
         s = u.summary()
         log.info("universe %s: data %s through %s; model: %s", name, s["data_source"], s["data_through"], s["model_status"])
         for note in s["notes"]:

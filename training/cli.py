@@ -4,33 +4,12 @@ from __future__ import annotations
 import sys
 import time
 
-from features.cli import add_source_options, announce, feature_config
+from features.cli import add_source_options, config_file, load_dataset
+from training.config import TrainConfig
 
 
-def train_config(args):
-    from features.settings import read_section
-    from training.config import TrainConfig
-
-    return TrainConfig.from_mapping(read_section(args.config, "training"))
-
-
-def load_for_training(args, until: str | None = None):
-    """(training config, feature config, loaded market), announced; `until` cuts the data first."""
-    import pandas as pd
-
-    from features.pipeline import load_panels
-
-    cfg, fcfg = train_config(args), feature_config(args)
-    loaded = load_panels(args.source, args.universe, fcfg)
-    if until:  # cut the bars too, so data_hash / data_through tags describe what was used
-        try:
-            day = pd.Timestamp(until)
-        except ValueError:
-            raise ValueError(f"--until {until!r} is not a date (YYYY-MM-DD)") from None
-        loaded.panels = loaded.panels.upto(day)
-        loaded.market.bars = loaded.market.bars[loaded.market.bars["date"] <= day].reset_index(drop=True)
-    announce(loaded)
-    return cfg, fcfg, loaded
+def train_config(args) -> TrainConfig:
+    return TrainConfig.from_mapping(config_file(args).section("training"))
 
 
 def cmd_train(args) -> int:
@@ -41,11 +20,12 @@ def cmd_train(args) -> int:
     from training.train import train
 
     t0 = time.perf_counter()
-    cfg, fcfg, loaded = load_for_training(args, args.until)
+    cfg = train_config(args)
+    ds = load_dataset(args, args.until)
     with Progress(transient=True) as bar:
         task = bar.add_task("walk-forward folds", total=None)
-        result = train(loaded, cfg, fcfg, progress=lambda: bar.advance(task))
-    logged = None if args.no_mlflow else log_and_register(result, cfg.store_dir)
+        result = train(ds, cfg, progress=lambda: bar.advance(task))
+    logged = None if args.no_mlflow else log_and_register(result)
     print_summary(result, logged)
     total = time.perf_counter() - t0
     print(f"total {total:.1f}s; LightGBM fitting {result.clock.seconds:.1f}s "
@@ -54,10 +34,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from training.evaluate import evaluate_registered
+    from training.summary import print_unseen
+    from training.tracking import log_unseen
+    from training.unseen import load_registered, score_unseen
 
-    cfg, fcfg, loaded = load_for_training(args)
-    evaluate_registered(loaded, cfg, fcfg, args.model, args.date_from, args.date_to)
+    cfg = train_config(args)
+    ds = load_dataset(args, args.date_to, "--to")  # what is scored is what the logged data hash describes
+    name, uri, forecaster = load_registered(ds, cfg, args.model)
+    scores = score_unseen(ds, forecaster, cfg, args.date_from, name, uri)
+    print_unseen(scores, log_unseen(scores, ds, cfg, args.model))
     return 0
 
 

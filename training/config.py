@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from features.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -58,8 +60,8 @@ class TrainConfig:
             "objectives": tuple,
         })
         if cfg.primary_horizon not in cfg.horizons:
-            raise ValueError(f"training config: primary_horizon {cfg.primary_horizon!r} not in horizons {list(cfg.horizons)}")
+            raise ConfigError(f"training config: primary_horizon {cfg.primary_horizon!r} not in horizons {list(cfg.horizons)}")
         bad = set(cfg.objectives) - {"regression", "rank"}
         if bad:
-            raise ValueError(f"training config: unknown objective(s) {sorted(bad)}")
+            raise ConfigError(f"training config: unknown objective(s) {sorted(bad)}")
         return cfg

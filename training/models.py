@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from features.momentum import MOM_12_1, rel_return
 from training.config import TrainConfig
 from training.labels import neutralise, rank_grades
 
 # baselines: name -> feature column used as the score ("zero" predicts no difference at all)
-BASELINES = {"mom_12_1": "mom_12_1", "last_3m": "rel_ret_3m", "zero": None}
+BASELINES: dict[str, str | None] = {"mom_12_1": MOM_12_1, "last_3m": rel_return("3M"), "zero": None}
 
 
 @dataclass

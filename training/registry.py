@@ -11,14 +11,23 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.sources.data_source import DataSource
 from training.forecaster import SectorForecaster
 
 CHAMPION = "champion"
 
 
-def registered_name(universe: str, demo: bool) -> str:
-    """Demo-trained models live under their own name so they never serve real data."""
-    return f"sector-heatmap-{universe}" + ("-demo" if demo else "")
+def registered_name(universe: str, source: DataSource) -> str:
+    """Models trained on the synthetic demo live under their own name, so they never serve real data.
+
+    Decided by the source's typed `synthetic` field, never by its display label."""
+    return f"sector-heatmap-{universe}" + ("-demo" if source.synthetic else "")
+
+
+def trained_on_synthetic(forecaster: SectorForecaster) -> bool | None:
+    """What the model recorded about its training data (None for models saved before it was recorded)."""
+    flag = forecaster.info.get("synthetic")
+    return None if flag is None else bool(flag)
 
 
 @dataclass
@@ -65,13 +74,17 @@ def champion_gate(name: str, version: str, new_metric: float, metric_key: str) -
                         f"({old:.4f}); v{version} stays registered, unpromoted", str(current.version), old)
 
 
-def load_champion(universe: str, demo: bool, store_dir: str | Path = "mlruns") -> tuple[ChampionModel | None, str]:
-    """The champion for a universe, or (None, reason) — never raises for a missing model."""
-    name = registered_name(universe, demo)
+def load_champion(universe: str, source: DataSource, store_dir: str | Path,
+                  experiment: str) -> tuple[ChampionModel | None, str]:
+    """The champion for a universe and data source, or (None, reason) — never raises for a missing model.
+
+    A champion whose recorded training data is synthetic while `source` is real (or the reverse)
+    is refused, whatever name it was registered under."""
+    name = registered_name(universe, source)
     try:
         from training.store import open_store
 
-        if open_store(store_dir, create=False) is None:
+        if open_store(store_dir, experiment, create=False) is None:
             return None, f"no model store at {Path(store_dir).resolve()} (run `make train`)"
         import mlflow
         from mlflow import MlflowClient
@@ -82,6 +95,10 @@ def load_champion(universe: str, demo: bool, store_dir: str | Path = "mlruns") -
             return None, f"no '{CHAMPION}' registered for {name} (run `make train`)"
         model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
         forecaster = model.unwrap_python_model().forecaster
+        synthetic = trained_on_synthetic(forecaster)
+        if synthetic is not None and synthetic != source.synthetic:
+            trained, serving = ("synthetic demo", "real") if synthetic else ("real", "synthetic demo")
+            return None, f"refused: {name} v{mv.version} was trained on {trained} data and cannot serve {serving} data"
         run = client.get_run(mv.run_id)
         card = {
             "name": name,

@@ -7,16 +7,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-EXPERIMENT = "sector-heatmap"
 # the MLflow 3 UI opens an experiment in its "model training" view (runs table) only with this tag
 UI_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def tracking_uri(store_dir: str | Path = "mlruns") -> str:
+def tracking_uri(store_dir: str | Path) -> str:
     return f"sqlite:///{Path(store_dir).resolve() / 'mlflow.db'}"
 
 
-def open_store(store_dir: str | Path = "mlruns", experiment: str = EXPERIMENT, create: bool = True):
+def open_store(store_dir: str | Path, experiment: str, create: bool = True):
     """Point MLflow at the store (creating it and the experiment if asked); returns the experiment id."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow

@@ -5,6 +5,7 @@ import math
 import sys
 
 from training.train import TrainResult
+from training.unseen import UnseenScores
 
 HONESTY = ("With ~11 sectors a date, IC is noisy and sector momentum is a weak predictor: read the "
            "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill, and with "
@@ -51,3 +52,21 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
         verdict = "[bold green]champion moved[/]" if gate.promoted else "[bold yellow]champion unchanged[/]"
         console.print(f"MLflow run {logged['run_id']} — registered {logged['model_name']} v{logged['version']}: "
                       f"{verdict} ({gate.reason})")
+
+
+def print_unseen(scores: UnseenScores, run_id: str | None, console=None) -> None:
+    """The table of a scoring on unseen dates (training.unseen)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for h, why in scores.skipped.items():
+        console.print(f"[yellow]{h}: {why} — skipped[/]")
+    t = Table(title=f"{scores.uri} on unseen data" + (f" (run {run_id})" if run_id else ""))
+    for col in ("horizon", "from", "dates", "rank IC [90% CI]", "top3-bottom3", "coverage"):
+        t.add_column(col)
+    for h, m in scores.metrics.items():
+        t.add_row(h, str(scores.first_dates[h].date()), f"{m['n_dates']:.0f}",
+                  f"{m['rank_ic_mean']:+.3f} [{m['rank_ic_ci_low']:+.3f}, {m['rank_ic_ci_high']:+.3f}]",
+                  f"{m['spread_mean'] * 100:+.2f}%", f"{m.get('interval_coverage', float('nan')):.2f}")
+    console.print(t)

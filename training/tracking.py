@@ -3,7 +3,6 @@ forecaster, and run the champion gate last so a failure anywhere leaves the cham
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import subprocess
@@ -12,15 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.dataset import MarketDataset
 from training.registry import GateDecision, champion_gate, registered_name
 from training.store import open_store
+from training.config import TrainConfig
 from training.train import TrainResult
+from training.unseen import UnseenScores
 
 PIP_REQUIREMENTS = ["lightgbm", "pandas", "numpy"]  # explicit: inference would spawn a slow subprocess
-
-
-def data_hash(bars: pd.DataFrame) -> str:
-    return hashlib.sha256(pd.util.hash_pandas_object(bars, index=False).to_numpy().tobytes()).hexdigest()[:16]
 
 
 def git_commit() -> str:
@@ -41,28 +39,34 @@ def primary_key(result: TrainResult) -> str:
     return f"{result.cfg.primary_metric}_{result.cfg.primary_horizon}"
 
 
-def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: str | None = None) -> dict:
-    """Everything MLflow sees of a training run; returns ids, version and the gate decision."""
+def data_tags(ds: MarketDataset) -> dict[str, str]:
+    """What every run records about the data it used (exactly the data held: see MarketDataset.upto)."""
+    through = ds.data_through
+    return {"data_source": ds.source.label, "data_synthetic": str(ds.source.synthetic), "data_hash": ds.data_hash,
+            "data_through": "n/a" if through is None else str(through.date()), "universe": ds.universe.name}
+
+
+def log_and_register(result: TrainResult, store_dir: str | None = None, run_name: str | None = None) -> dict:
+    """Everything MLflow sees of a training run; returns ids, version and the gate decision.
+
+    `store_dir` defaults to the training config's."""
     import mlflow
 
     from training.mlflow_model import BUNDLE, ForecasterModel
     from training.plots import horizon_figure
 
-    cfg, loaded = result.cfg, result.loaded
-    exp_id = open_store(store_dir, cfg.experiment)
-    name = registered_name(loaded.universe.name, loaded.market.is_demo)
+    cfg, ds = result.cfg, result.dataset
+    exp_id = open_store(store_dir or cfg.store_dir, cfg.experiment)
+    name = registered_name(ds.universe.name, ds.source)
     tags = {
-        "data_source": loaded.market.source,
-        "data_hash": data_hash(loaded.market.bars),
-        "data_through": str(loaded.market.data_through.date()),
-        "universe": loaded.universe.name,
+        **data_tags(ds),
         "git_commit": git_commit(),
         "registered_model": name,
         "protocol": f"purged expanding walk-forward, yearly refit, step {cfg.step}, first test {cfg.first_test_year}",
     }
     params = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "lgbm_params"}
     params.update({f"lgbm_{k}": v for k, v in cfg.lgbm_params.items()})
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"train-{loaded.universe.name}-{loaded.market.kind}") as parent:
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"train-{ds.universe.name}-{ds.source.name}") as parent:
         mlflow.set_tags(tags)
         mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in params.items()})
         summary = {}
@@ -94,3 +98,15 @@ def log_and_register(result: TrainResult, store_dir: str = "mlruns", run_name: s
         mlflow.set_tags({"champion_promoted": str(decision.promoted), "champion_reason": decision.reason})
     return {"run_id": parent.info.run_id, "experiment_id": exp_id, "model_name": name, "version": version,
             "gate": decision, "primary_key": key}
+
+
+def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model: str) -> str:
+    """One MLflow run for a scoring on unseen dates; returns its run id."""
+    import mlflow
+
+    exp_id = open_store(cfg.store_dir, cfg.experiment)
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"evaluate-{scores.model_name}-{model}") as run:
+        mlflow.set_tags({"kind": "evaluation", "model_uri": scores.uri, **data_tags(ds)})
+        for h, m in scores.metrics.items():
+            mlflow.log_metrics({f"{k}_{h}": v for k, v in clean_metrics(m).items()})
+    return run.info.run_id

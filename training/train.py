@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.config import FeatureConfig
-from features.pipeline import LoadedMarket
-from features.table import build_feature_table
+from features.dataset import MarketDataset
+from features.registry import require_columns
 from training.config import TrainConfig
-from training.evaluation import evaluate_scores
+from training.scoring import evaluate_scores
 from training.forecaster import HorizonModel, SectorForecaster
 from training.calibration import calibrate_slope, zscore_by_date
-from training.labels import mean_relative_return, neutralise, stack_labels
+from features.errors import DataError
+from training.labels import mean_relative_return, neutralise
 from training.models import BASELINES, FitClock, fit_booster
-from training.walkforward import WalkForward, run_walk_forward, sample_rows
+from training.walkforward import USABLE, WalkForward, run_walk_forward, sample_rows
 
 
 @dataclass
@@ -33,7 +33,7 @@ class HorizonResult:
 
 @dataclass
 class TrainResult:
-    loaded: LoadedMarket
+    dataset: MarketDataset
     cfg: TrainConfig
     horizons: dict[str, HorizonResult]
     forecaster: SectorForecaster
@@ -56,7 +56,7 @@ def _forecast_columns(oos: pd.DataFrame, model: str) -> pd.DataFrame | None:
 MIN_INDEPENDENT_PERIODS = 20  # fewer non-overlapping label periods: too few to call skill real
 
 
-def skill_summary(metrics: dict, overlap: int) -> dict:
+def skill_card(metrics: dict, overlap: int) -> dict:
     """What the model card shows: the out-of-sample rank IC with its interval, stated plainly.
 
     Skill counts as significant only when the interval's lower end is above zero AND the test
@@ -78,14 +78,14 @@ def skill_summary(metrics: dict, overlap: int) -> dict:
     }
 
 
-def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureConfig | None = None,
-          progress=None, table: pd.DataFrame | None = None) -> TrainResult:
-    """The whole computation; `progress(step_name)` is called after each walk-forward fold."""
+def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> TrainResult:
+    """The whole computation on `ds`; `progress()` is called after each walk-forward fold."""
     cfg = cfg or TrainConfig()
     t0 = time.perf_counter()
-    p = loaded.panels
-    table = build_feature_table(p, fcfg) if table is None else table
-    labels = stack_labels(p, cfg.horizons)
+    p = ds.panels
+    table = ds.features
+    require_columns([USABLE, *(c for c in BASELINES.values() if c)], table.columns, "training (baselines)")
+    labels = ds.labels(cfg.horizons)
     t_features = time.perf_counter() - t0
     clock = FitClock()
     results, hmodels, boosters = {}, {}, {}
@@ -94,12 +94,12 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
         label = labels[f"label_{name}"]
         wf = run_walk_forward(table, label, p.dates, name, cfg, clock, progress)
         if wf.oos.empty:
-            raise ValueError(f"not enough history for a walk-forward at {name}: need "
+            raise DataError(f"not enough history for a walk-forward at {name}: need "
                              f"{cfg.min_train_years}+ years of features before a test year")
         metrics, series = {}, {}
         for model in [*(f"lgbm_{k}" for k in cfg.objectives), *BASELINES]:
             metrics[model], series[model] = evaluate_scores(
-                wf.scores(model), p.close, p.benchmark["close"], name, cfg, _forecast_columns(wf.oos, model))
+                wf.scores(model), ds, name, cfg, _forecast_columns(wf.oos, model))
         chosen = max((f"lgbm_{k}" for k in cfg.objectives),
                      key=lambda m: np.nan_to_num(metrics[m]["rank_ic_mean"], nan=-np.inf))
         kind = chosen.removeprefix("lgbm_")
@@ -113,7 +113,7 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
         hmodels[name] = HorizonModel(
             sessions=h, kind=kind, booster_file=f"booster_{name}.txt",
             offset=mean_relative_return(y[ok]), slope=slope,
-            residuals=[float(r) for r in residuals], skill=skill_summary(metrics[chosen], cfg.overlap(name)),
+            residuals=[float(r) for r in residuals], skill=skill_card(metrics[chosen], cfg.overlap(name)),
         )
         boosters[name] = booster
         importance = pd.Series(booster.feature_importance("gain"), index=wf.feature_names)
@@ -121,7 +121,8 @@ def train(loaded: LoadedMarket, cfg: TrainConfig | None = None, fcfg: FeatureCon
     trained_rows = rows.index.get_level_values("date")
     window = (trained_rows.min().date().isoformat(), trained_rows.max().date().isoformat())
     fc = SectorForecaster(feature_names=list(table.columns), horizons=hmodels, training_window=window,
-                          coverage=cfg.coverage, info={"universe": loaded.universe.name, "data_source": loaded.market.source})
+                          coverage=cfg.coverage, info={"universe": ds.universe.name, "data_source": ds.source.label,
+                                "synthetic": ds.source.synthetic})
     fc._boosters = boosters
     timings = {"features_s": t_features, "train_and_evaluate_s": time.perf_counter() - t0}
-    return TrainResult(loaded, cfg, results, fc, boosters, clock, timings)
+    return TrainResult(ds, cfg, results, fc, boosters, clock, timings)

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.momentum import rel_return
 from training.calibration import calibrate_slope, conformal_band, zscore_by_date
 from training.config import TrainConfig
 from training.folds import Fold, walk_forward_folds
 from training.labels import mean_relative_return, neutralise
 from training.models import BASELINES, FitClock, baseline_scores, fit_booster
 
-USABLE = "rel_ret_12m"  # a row is used once its sector has a year of history
+USABLE = rel_return("12M")  # a row is used once its sector has a year of history
 MIN_TRAIN_ROWS = 50  # a fold with fewer labelled training rows is skipped
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from features.bars import VALUE_COLUMNS
-from features.report import DataValidationError, ValidationReport
-from features.validation import emit_rows, validate
+from features.findings import DataValidationError, ValidationReport
+from features.validation import DEFAULT_CONFIG, ValidationConfig, emit_rows, validate
 
 # Normalised header name (lower case, no spaces/underscores/dashes) -> our column.
 HEADER_ALIASES = {
@@ -186,7 +186,7 @@ def read_csv_file(path: Path, ticker: str) -> tuple[pd.DataFrame, ValidationRepo
 
 def load_csv_dir(
     directory, required: list[str], optional: list[str], calendar: str = "XNYS",
-    benchmark: str | None = None,
+    benchmark: str | None = None, config: ValidationConfig = DEFAULT_CONFIG,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Read ``<TICKER>.csv`` for each ticker in ``directory`` and validate them together.
 
@@ -230,7 +230,7 @@ def load_csv_dir(
             f"CSV folder {folder} lacks required ticker file(s): {names}", report
         )
 
-    bars, checked = validate(raw, where, calendar=calendar, benchmark=benchmark)
+    bars, checked = validate(raw, where, calendar=calendar, benchmark=benchmark, config=config)
     report.extend(checked)
     refused = sorted({f.ticker for f in checked.refused if f.ticker in required})
     if refused:

@@ -1,40 +1,44 @@
-"""One entry point from a ``--source`` spec to validated bars: ``load_market``.
+"""One entry point from a source to validated bars: ``load_market``.
 
 Why a dispatcher: every command (train, serve, data, matrix) must treat sources alike and
 record what was really used. ``auto`` degrades yfinance -> cache -> demo, and each fallback is
-announced in ``MarketData.notes`` and in the recorded source string, never silently.
+announced in ``MarketData.notes`` and in the recorded source, never silently.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from features.report import ValidationReport
-from features.sources import MarketData, SourceError, parse_spec
+from features.errors import SourceError
+from features.findings import ValidationReport
+from features.sources import MarketData
 from features.sources import yahoo
-from features.sources.demo import DemoKnobs, demo_market
+from features.sources.data_source import DataSource
+from features.sources.demo import demo_market
 from features.universe import Universe
-
-CACHE_SOURCE = "yfinance-cache"
+from features.validation import DEFAULT_CONFIG, ValidationConfig
 
 
 def load_market(
-    spec: str, universe: Universe, *, cache_dir=None, deadline_s: float = 60, end=None
+    source: str | DataSource, universe: Universe, *, cache_dir=None, deadline_s: float = 60, end=None,
+    validation: ValidationConfig = DEFAULT_CONFIG,
 ) -> MarketData:
-    """Bars for `universe` from the source `spec` (auto, yfinance, csv:DIR, demo[:k=v,...]).
+    """Bars for `universe` from `source` (a DataSource, or a spec: auto, yfinance, csv:DIR, demo[:k=v,...]).
 
     ``end`` (a date) cuts the data at that day: the point-in-time view, and the demo's last day.
     """
-    kind, arg = parse_spec(spec)
-    if kind == "csv":
-        return _from_csv(arg, universe, end)
-    if kind == "demo":
-        return _from_demo(arg, universe, end)
-    if kind == "yfinance":
-        return _from_yfinance(universe, cache_dir, deadline_s, end)
-    return _auto(universe, cache_dir, deadline_s, end)
+    src = DataSource.parse(source)
+    if src.kind == "csv":
+        return _from_csv(src, universe, end, validation)
+    if src.kind == "demo":
+        return _from_demo(src, universe, end)
+    if src.kind == "yfinance":
+        return _from_yfinance(universe, cache_dir, deadline_s, end, validation)
+    if src.kind == "cache":
+        raise SourceError("the yfinance cache is a fallback of auto, not a source to ask for; use auto or yfinance")
+    return _auto(universe, cache_dir, deadline_s, end, validation)
 
 
 def required_tickers(universe: Universe) -> list[str]:
@@ -47,62 +51,36 @@ def optional_tickers(universe: Universe) -> list[str]:
 
 
 # -- csv -------------------------------------------------------------------------------------
-def _from_csv(arg: str, universe: Universe, end) -> MarketData:
+def _from_csv(src: DataSource, universe: Universe, end, validation: ValidationConfig) -> MarketData:
     from features.sources.csv_dir import load_csv_dir
 
-    directory = Path(arg).expanduser().resolve()
+    directory = src.location
+    assert directory is not None
     if not directory.is_dir():
         raise SourceError(f"csv source: {directory} is not a folder (expected one <TICKER>.csv per ticker)")
     bars, report = load_csv_dir(
         directory, required_tickers(universe), optional_tickers(universe),
-        calendar=universe.calendar, benchmark=universe.benchmark,
+        calendar=universe.calendar, benchmark=universe.benchmark, config=validation,
     )
-    return MarketData(_until(bars, end), f"csv:{directory}", report)
+    return MarketData(_until(bars, end), src, report)
 
 
 # -- demo ------------------------------------------------------------------------------------
-def parse_demo_knobs(arg: str) -> DemoKnobs:
-    """``sectors=10,stocks=200,signal=0.1`` -> DemoKnobs, with errors naming the bad knob."""
-    types = {f.name: f.type for f in fields(DemoKnobs)}
-    values: dict[str, object] = {}
-    for item in filter(None, (p.strip() for p in arg.split(","))):
-        key, eq, text = (s.strip() for s in item.partition("="))
-        if key not in types:
-            raise SourceError(f"demo: unknown knob {key!r} in {item!r}; knobs are {', '.join(types)}")
-        if not eq or not text:
-            raise SourceError(f"demo: knob {key!r} needs a value, like {key}={getattr(DemoKnobs, key)}")
-        if key in values:
-            raise SourceError(f"demo: knob {key!r} given twice")
-        cast = int if types[key] in ("int", int) else float
-        try:
-            values[key] = cast(text)
-        except ValueError:
-            kind = "an integer" if cast is int else "a number"
-            raise SourceError(f"demo: knob {key}={text!r} is not {kind}") from None
-    return DemoKnobs(**values)
-
-
-def demo_source_name(knobs: DemoKnobs, end) -> str:
-    day = pd.Timestamp(end).strftime("%Y-%m-%d")
-    return (f"demo(seed={knobs.seed},signal={knobs.signal:g},sectors={knobs.sectors},stocks={knobs.stocks},"
-            f"years={knobs.years:g},end={day})")
-
-
-def _from_demo(arg: str, universe: Universe, end) -> MarketData:
-    knobs = parse_demo_knobs(arg)
+def _from_demo(src: DataSource, universe: Universe, end) -> MarketData:
+    assert src.knobs is not None
     try:
-        bars, demo_universe = demo_market(end=end, calendar=universe.calendar, **asdict(knobs))
+        bars, demo_universe = demo_market(end=end, calendar=universe.calendar, **asdict(src.knobs))
     except ValueError as exc:
         raise SourceError(str(exc)) from None
     notes = []
     own = None if demo_universe == universe else demo_universe  # a generated universe travels along
     if own is not None and own.name == "us_sectors":
         notes.append(f"the demo market mirrors universe us_sectors, not {universe.name}; using us_sectors")
-    return MarketData(bars, demo_source_name(knobs, bars["date"].max()), ValidationReport(), universe=own, notes=notes)
+    return MarketData(bars, src.ended(bars["date"].max()), ValidationReport(), universe=own, notes=notes)
 
 
 # -- yfinance --------------------------------------------------------------------------------
-def _from_yfinance(universe: Universe, cache_dir, deadline_s: float, end) -> MarketData:
+def _from_yfinance(universe: Universe, cache_dir, deadline_s: float, end, validation: ValidationConfig) -> MarketData:
     fetch = yahoo.load_yfinance(universe.tickers(), cache_dir, deadline_s=deadline_s, calendar=universe.calendar)
     missing = [t for t in required_tickers(universe) if t not in fetch.raw]
     if missing:
@@ -112,14 +90,20 @@ def _from_yfinance(universe: Universe, cache_dir, deadline_s: float, end) -> Mar
             "Check the network and the ticker names, or use --source csv:DIR or demo."
         )
     fresh = [t for t in required_tickers(universe) if t not in fetch.failed]
-    return _validated(fetch, universe, "yfinance" if fresh else CACHE_SOURCE, end)
+    used = DataSource("yfinance") if fresh else DataSource("cache", location=fetch_dir(cache_dir))
+    return _validated(fetch, universe, used, end, validation)
 
 
-def _validated(fetch: yahoo.YahooFetch, universe: Universe, source: str, end) -> MarketData:
+def fetch_dir(cache_dir) -> Path:
+    return Path(cache_dir) if cache_dir is not None else yahoo.default_cache_dir()
+
+
+def _validated(fetch: yahoo.YahooFetch, universe: Universe, source: DataSource, end,
+               validation: ValidationConfig) -> MarketData:
     from features.validation import validate
 
     bars, checked = validate(fetch.raw, fetch.where, calendar=universe.calendar, benchmark=universe.benchmark,
-                             as_of=end)
+                             as_of=end, config=validation)
     report = ValidationReport()
     report.extend(fetch.report)
     report.extend(checked)
@@ -127,31 +111,31 @@ def _validated(fetch: yahoo.YahooFetch, universe: Universe, source: str, end) ->
 
 
 # -- auto ------------------------------------------------------------------------------------
-def _auto(universe: Universe, cache_dir, deadline_s: float, end) -> MarketData:
+def _auto(universe: Universe, cache_dir, deadline_s: float, end, validation: ValidationConfig) -> MarketData:
     """yfinance when reachable, else the cache, else the demo market; every step is noted.
 
     Only unavailable data falls back; data that fails validation (DataValidationError) is
     raised as it is, since replacing a broken real market with the demo would hide the problem.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else yahoo.default_cache_dir()
+    cache_dir = fetch_dir(cache_dir)
     required = required_tickers(universe)
     why = "network unavailable"
     if yahoo.probe(min(yahoo.PROBE_DEADLINE_S, deadline_s)):
         try:
-            return _from_yfinance(universe, cache_dir, deadline_s, end)
+            return _from_yfinance(universe, cache_dir, deadline_s, end, validation)
         except SourceError as exc:
             why = f"yfinance failed ({exc})"
     cached = yahoo.read_cache(universe.tickers(), cache_dir)
     lacking = [t for t in required if t not in cached.raw]
     if not lacking:
-        market = _validated(cached, universe, CACHE_SOURCE, end)
+        market = _validated(cached, universe, DataSource("cache", location=cache_dir), end, validation)
         through = market.data_through
         day = through.date() if through is not None else "n/a"
         market.notes.insert(0, f"{why}: using cache from {day} ({cache_dir})")
         if cached.failed:
             market.notes.append(f"the cache lacks optional series {', '.join(cached.failed)}; left out")
         return market
-    market = _from_demo("", universe, end)
+    market = _from_demo(DataSource.parse("demo"), universe, end)
     if len(lacking) == len(required):
         market.notes.insert(0, f"{why} and no cache: using the DEMO market")
     else:

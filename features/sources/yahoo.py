@@ -32,7 +32,7 @@ import pandas as pd
 
 from features.bars import PRICE_COLUMNS, VALUE_COLUMNS
 from features.calendar import last_complete_session, sessions
-from features.report import Finding, ValidationReport
+from features.findings import Finding, ValidationReport
 
 CACHE_ENV = "SECTOR_HEATMAP_CACHE"
 DEFAULT_CACHE = Path("~/.cache/sector-heatmap")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.calendar import sessions
-from features.report import DataValidationError
+from features.findings import DataValidationError
 from features.sources.csv_dir import load_csv_dir, read_csv_file
 from features.validation import validate
 

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources import SourceError
+from features.errors import SourceError
 from features.sources import yahoo
 from features.sources.demo import demo_market
-from features.sources.market import load_market, parse_demo_knobs
+from features.sources.data_source import parse_demo_knobs
+from features.sources.market import load_market
 from features.universe import load_universe
 
 END = "2024-06-28"
@@ -74,14 +75,14 @@ def test_demo_spec_gives_the_demo_market_and_records_its_knobs():
     md = load_market("demo:seed=3,signal=0.1,years=2", UNI, end=END)
     bars, _ = demo_market(seed=3, signal=0.1, years=2, end=END)
     pd.testing.assert_frame_equal(md.bars, bars)
-    assert md.source == "demo(seed=3,signal=0.1,sectors=11,stocks=0,years=2,end=2024-06-28)"
-    assert md.is_demo and md.universe is None and md.notes == []
+    assert md.source.label == "demo(seed=3,signal=0.1,sectors=11,stocks=0,years=2,end=2024-06-28)"
+    assert md.source.synthetic and md.universe is None and md.notes == []
 
 
 def test_demo_with_constituents_brings_its_own_universe():
     md = load_market("demo:sectors=2,stocks=5,years=1", UNI, end=END)
     assert md.universe is not None and md.universe.is_constituent_based
-    assert md.universe.benchmark == "DEMOIDX" and "stocks=5" in md.source
+    assert md.universe.benchmark == "DEMOIDX" and "stocks=5" in md.source.label
     assert set(md.universe.sector_tickers()) <= set(md.bars["ticker"])
 
 
@@ -116,10 +117,10 @@ def test_csv_source_records_the_absolute_folder(small_market, tmp_path, monkeypa
     write_yf_csvs(small_market, tmp_path / "dump")
     monkeypatch.chdir(tmp_path)
     md = load_market("csv:dump", UNI, end="2024-03-28")
-    assert md.source == f"csv:{(tmp_path / 'dump').resolve()}"
+    assert md.source.label == f"csv:{(tmp_path / 'dump').resolve()}"
     assert md.bars["date"].max() == pd.Timestamp("2024-03-28")  # cut at `end`
     assert set(md.bars["ticker"]) == set(small_market["ticker"])
-    assert not md.is_demo and md.report.refused == []
+    assert not md.source.synthetic and md.report.refused == []
 
 
 def test_csv_source_missing_folder_is_a_source_error(tmp_path):
@@ -129,7 +130,7 @@ def test_csv_source_missing_folder_is_a_source_error(tmp_path):
 
 def test_csv_source_reads_the_real_dumps(shared_data_dir):
     md = load_market(f"csv:{shared_data_dir}", UNI)
-    assert md.source == f"csv:{shared_data_dir.resolve()}"
+    assert md.source.label == f"csv:{shared_data_dir.resolve()}"
     assert {"SPY", "XLK", "XLC"} <= set(md.bars["ticker"])
     assert md.bars.groupby("ticker")["date"].min()["XLC"] >= pd.Timestamp("2018-06-19")
 
@@ -137,7 +138,7 @@ def test_csv_source_reads_the_real_dumps(shared_data_dir):
 # -- yfinance --------------------------------------------------------------------------------
 def test_yfinance_downloads_validates_and_caches(online, small_market, tmp_path):
     md = load_market("yfinance", UNI, cache_dir=tmp_path)
-    assert md.source == "yfinance"
+    assert md.source.label == "yfinance"
     assert set(md.bars["ticker"]) == set(small_market["ticker"])
     assert md.bars["date"].max() == small_market["date"].max()
     assert (tmp_path / "SPY.csv").is_file() and (tmp_path / "XLK.csv").is_file()
@@ -154,7 +155,7 @@ def test_yfinance_missing_required_ticker_names_it(monkeypatch, small_market, tm
 def test_yfinance_missing_optional_ticker_is_a_note(monkeypatch, small_market, tmp_path):
     monkeypatch.setattr(yahoo, "_yf_download", fake_yahoo(small_market, skip={"HG=F"}))
     md = load_market("yfinance", UNI, cache_dir=tmp_path)
-    assert md.source == "yfinance" and "HG=F" not in set(md.bars["ticker"])
+    assert md.source.label == "yfinance" and "HG=F" not in set(md.bars["ticker"])
     assert any("HG=F" in n for n in md.notes)
     assert any(f.ticker == "HG=F" and f.kind == "download_failed" for f in md.report.findings)
 
@@ -163,7 +164,7 @@ def test_yfinance_failure_with_a_cache_uses_the_cache_and_says_so(monkeypatch, s
     write_yf_csvs(small_market, tmp_path, until="2024-05-31")
     monkeypatch.setattr(yahoo, "_yf_download", fake_yahoo(small_market, skip=set(small_market["ticker"])))
     md = load_market("yfinance", UNI, cache_dir=tmp_path)
-    assert md.source == "yfinance-cache"  # nothing required was refreshed
+    assert md.source.label == "yfinance-cache"  # nothing required was refreshed
     assert md.data_through == pd.Timestamp("2024-05-31")
     assert any("using their cached data" in n for n in md.notes)
 
@@ -171,20 +172,20 @@ def test_yfinance_failure_with_a_cache_uses_the_cache_and_says_so(monkeypatch, s
 # -- auto ------------------------------------------------------------------------------------
 def test_auto_online_is_yfinance(online, tmp_path):
     md = load_market("auto", UNI, cache_dir=tmp_path)
-    assert md.source == "yfinance" and md.notes == [] and online.calls
+    assert md.source.label == "yfinance" and md.notes == [] and online.calls
 
 
 def test_auto_offline_falls_back_to_the_cache_with_a_note(offline, small_market, tmp_path):
     write_yf_csvs(small_market, tmp_path, until="2024-05-31")
     md = load_market("auto", UNI, cache_dir=tmp_path)
-    assert md.source == "yfinance-cache"
+    assert md.source.label == "yfinance-cache"
     assert md.notes[0].startswith("network unavailable: using cache from 2024-05-31")
-    assert md.data_through == pd.Timestamp("2024-05-31") and not md.is_demo
+    assert md.data_through == pd.Timestamp("2024-05-31") and not md.source.synthetic
 
 
 def test_auto_offline_without_cache_falls_back_to_the_demo(offline, tmp_path):
     md = load_market("auto", UNI, cache_dir=tmp_path / "empty", end=END)
-    assert md.is_demo and md.source.startswith("demo(seed=7,signal=0,")
+    assert md.source.synthetic and md.source.label.startswith("demo(seed=7,signal=0,")
     assert md.notes[0] == "network unavailable and no cache: using the DEMO market"
     assert md.data_through == pd.Timestamp(END)
 
@@ -192,14 +193,14 @@ def test_auto_offline_without_cache_falls_back_to_the_demo(offline, tmp_path):
 def test_auto_offline_with_a_partial_cache_names_what_is_lacking(offline, small_market, tmp_path):
     write_yf_csvs(small_market, tmp_path, tickers={"SPY", "XLK"})
     md = load_market("auto", UNI, cache_dir=tmp_path, end=END)
-    assert md.is_demo and "lacks" in md.notes[0] and "XLF" in md.notes[0] and "DEMO" in md.notes[0]
+    assert md.source.synthetic and "lacks" in md.notes[0] and "XLF" in md.notes[0] and "DEMO" in md.notes[0]
 
 
 def test_auto_online_but_yahoo_empty_and_no_cache_goes_to_the_demo(monkeypatch, tmp_path):
     monkeypatch.setattr(yahoo, "probe", lambda deadline_s=3.0: True)
     monkeypatch.setattr(yahoo, "_yf_download", lambda *a, **k: pd.DataFrame())  # offline-style empty frames
     md = load_market("auto", UNI, cache_dir=tmp_path, end=END)
-    assert md.is_demo and md.notes[0].startswith("yfinance failed") and "DEMO" in md.notes[0]
+    assert md.source.synthetic and md.notes[0].startswith("yfinance failed") and "DEMO" in md.notes[0]
 
 
 def test_unknown_spec_is_refused():

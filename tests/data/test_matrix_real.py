@@ -7,7 +7,7 @@ import math
 import pytest
 
 from features.matrix import rotation_matrix, tint
-from features.pipeline import load_panels
+from features.dataset import MarketDataset
 
 AS_OF = "2022-12-30"
 WINDOWS = {"1M": 21, "3M": 63, "12M": 252}
@@ -30,7 +30,7 @@ def _closes(path) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def loaded(shared_data_dir):
-    return load_panels(f"csv:{shared_data_dir}", "us_sectors")
+    return MarketDataset.load(f"csv:{shared_data_dir}", "us_sectors")
 
 
 def test_matrix_matches_independent_calculation(loaded, shared_data_dir):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.calendar import sessions
-from features.report import DataValidationError
+from features.findings import DataValidationError
 from features.sources.csv_dir import load_csv_dir
 from features.validation import ValidationConfig, validate
 

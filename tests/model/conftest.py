@@ -9,7 +9,7 @@ from training.train import train
 
 @pytest.fixture(scope="session")
 def loaded_market():
-    """loaded_market(signal, seed) -> LoadedMarket (cached)."""
+    """loaded_market(signal, seed) -> MarketDataset (cached)."""
     cache = {}
 
     def get(signal: float, seed: int):

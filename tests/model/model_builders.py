@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.pipeline import LoadedMarket
-from features.sectors import sector_panels
-from features.sources import MarketData
+from features.dataset import MarketDataset
 from features.sources.demo import demo_market
-from features.sources.market import DemoKnobs, demo_source_name
+from features.sources.data_source import DataSource
+from features.sources.demo import DemoKnobs
 from training.config import TrainConfig
 
 END = "2024-06-28"  # fixed last day: the tests do not move with the calendar
@@ -29,11 +28,11 @@ def small_config(**overrides) -> TrainConfig:
     return TrainConfig(**base)
 
 
-def demo_loaded(signal: float, seed: int, years: float = YEARS, end: str = END) -> LoadedMarket:
-    """A LoadedMarket exactly as `--source demo:...` would build it (source name included)."""
+def demo_loaded(signal: float, seed: int, years: float = YEARS, end: str = END) -> MarketDataset:
+    """A dataset exactly as `--source demo:...` would build it (source included)."""
     bars, universe = demo_market(years=years, signal=signal, seed=seed, end=end)
-    source = demo_source_name(DemoKnobs(years=years, signal=signal, seed=seed), bars["date"].max())
-    return LoadedMarket(MarketData(bars, source), universe, sector_panels(bars, universe))
+    source = DataSource("demo", knobs=DemoKnobs(years=years, signal=signal, seed=seed)).ended(bars["date"].max())
+    return MarketDataset.from_bars(bars, universe, source)
 
 
 def rank_ic_by_date(frame: pd.DataFrame, score: str = "score", label: str = "label") -> pd.Series:

@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 from model_builders import HORIZON, PLANTED
 
-from features.table import build_feature_table
+from features.sources.data_source import DataSource
 from training.models import BASELINES
 from training.registry import CHAMPION, load_champion, registered_name
 from training.tracking import log_and_register
 from training.train import TrainResult
 
-NAME = registered_name("us_sectors", demo=True)
+DEMO = DataSource.parse("demo")
+REAL = DataSource.parse("csv:/data/us_daily")
+EXPERIMENT = "sector-heatmap"
+NAME = registered_name("us_sectors", DEMO)
 PRIMARY = f"rank_ic_mean_{HORIZON}"
 FORECAST_ONLY = {"rmse", "oos_r2_vs_zero", "interval_coverage", "prob_brier"}  # a return forecast's extras
 CORE = {"rank_ic_mean", "rank_ic_ci_low", "rank_ic_ci_high", "rank_ic_t_stat", "spread_mean", "hit_rate",
@@ -149,8 +152,8 @@ def test_runs_are_tagged_with_their_data_and_code(history):
         for key in ("data_source", "data_hash", "universe", "git_commit"):
             assert t.get(key), (step, key)
         assert t["universe"] == "us_sectors"
-    assert tags["first"]["data_source"] == history["null"].loaded.market.source
-    assert tags["better"]["data_source"] == history["planted"].loaded.market.source
+    assert tags["first"]["data_source"] == history["null"].dataset.source.label
+    assert tags["better"]["data_source"] == history["planted"].dataset.source.label
     assert tags["first"]["data_hash"] == tags["worse"]["data_hash"]  # same bars, same hash
     assert tags["first"]["data_hash"] != tags["better"]["data_hash"]  # different market, different hash
     # the tag names a real commit of this repository (HEAD may move while the suite runs, so not "== HEAD")
@@ -168,36 +171,62 @@ def test_runs_are_tagged_with_their_data_and_code(history):
 
 
 def test_load_champion_without_a_store_says_why(tmp_path):
-    model, reason = load_champion("us_sectors", True, tmp_path / "nowhere")
+    model, reason = load_champion("us_sectors", DEMO, tmp_path / "nowhere", EXPERIMENT)
     assert model is None and "no model store" in reason
 
 
 def test_load_champion_for_a_name_without_champion_says_why(history):
-    model, reason = load_champion("us_sectors", False, history["store"])  # only the demo name was trained
-    assert model is None and CHAMPION in reason and registered_name("us_sectors", False) in reason
+    model, reason = load_champion("us_sectors", REAL, history["store"], EXPERIMENT)  # only the demo name was trained
+    assert model is None and CHAMPION in reason and registered_name("us_sectors", REAL) in reason
 
 
 def test_load_champion_from_a_broken_store_degrades(tmp_path):
     (tmp_path / "mlruns").mkdir()
     (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"this is not a database")
-    model, reason = load_champion("us_sectors", True, tmp_path / "mlruns")
+    model, reason = load_champion("us_sectors", DEMO, tmp_path / "mlruns", EXPERIMENT)
     assert model is None and reason.startswith("model unavailable")
 
 
 def test_load_champion_returns_the_promoted_forecaster_and_its_card(history):
     s, planted = history["steps"], history["planted"]
-    model, reason = load_champion("us_sectors", True, history["store"])
+    model, reason = load_champion("us_sectors", DEMO, history["store"], EXPERIMENT)
     assert reason == "ok"
     card = model.card
     assert card["name"] == NAME and card["version"] == s["better"]["version"]
     assert card["run_id"] == s["better"]["run_id"]
     assert card["training_window"] == list(planted.forecaster.training_window)
-    assert card["data_source"] == planted.loaded.market.source
+    assert card["data_source"] == planted.dataset.source.label
     skill = card["skill"][HORIZON]
     assert skill["rank_ic_mean"] == pytest.approx(client().get_run(s["better"]["run_id"]).data.metrics[PRIMARY])
     assert skill["significant"] is True and skill["rank_ic_ci_low"] > 0
     assert not math.isnan(pd.Timestamp(card["trained_at"]).timestamp())
-    table = build_feature_table(planted.loaded.panels)
-    recent = table[table.index.get_level_values("date") >= planted.loaded.panels.dates[-60]]
+    table = planted.dataset.features
+    recent = table[table.index.get_level_values("date") >= planted.dataset.panels.dates[-60]]
     pd.testing.assert_frame_equal(model.forecaster.predict(recent), planted.forecaster.predict(recent), check_exact=True)
     assert np.isfinite(model.forecaster.predict(recent).to_numpy()).all()
+
+
+def test_model_name_follows_the_typed_source_never_its_label(tmp_path):
+    """A folder whose name looks like a demo label is still real data, and the reverse."""
+    lookalike = DataSource.parse(f"csv:{tmp_path / 'demo(seed=7)'}")
+    assert lookalike.label.startswith("csv:") and "demo(" in lookalike.label and not lookalike.synthetic
+    assert registered_name("us_sectors", lookalike) == registered_name("us_sectors", REAL) == "sector-heatmap-us_sectors"
+    assert registered_name("us_sectors", DEMO) == "sector-heatmap-us_sectors-demo"
+    assert DataSource.parse("demo:seed=3").ended("2024-06-28").synthetic  # every demo variant stays synthetic
+
+
+def test_a_demo_trained_model_never_serves_real_data_even_under_the_real_name(history):
+    """Registered by hand under the real-data name and made champion, it is still refused for real data."""
+    import mlflow
+
+    better = history["steps"]["better"]
+    real_name = registered_name("us_sectors", REAL)
+    mv = mlflow.register_model(f"runs:/{better['run_id']}/forecaster", real_name)
+    client().set_registered_model_alias(real_name, CHAMPION, mv.version)
+    try:
+        model, reason = load_champion("us_sectors", REAL, history["store"], EXPERIMENT)
+        assert model is None and reason.startswith("refused") and "synthetic" in reason, reason
+        ok, why = load_champion("us_sectors", DEMO, history["store"], EXPERIMENT)  # where it belongs, it serves
+        assert ok is not None and why == "ok"
+    finally:
+        client().delete_registered_model(real_name)

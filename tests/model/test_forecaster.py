@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from model_builders import HORIZON, PLANTED
 
-from features.table import build_feature_table
 from training.forecaster import SectorForecaster
 
 LAST_DATES = 120  # sessions predicted in these tests
@@ -17,8 +16,8 @@ LAST_DATES = 120  # sessions predicted in these tests
 @pytest.fixture(scope="module")
 def fitted(trained):
     result = trained(PLANTED, 2)
-    table = build_feature_table(result.loaded.panels)
-    recent = table[table.index.get_level_values("date") >= result.loaded.panels.dates[-LAST_DATES]]
+    table = result.dataset.features
+    recent = table[table.index.get_level_values("date") >= result.dataset.panels.dates[-LAST_DATES]]
     return result, recent
 
 
@@ -115,10 +114,10 @@ def test_rank_model_predictions_average_to_the_offset_each_date(fitted):
 
 
 def test_skill_needs_an_interval_above_zero_and_enough_independent_periods():
-    from training.train import MIN_INDEPENDENT_PERIODS, skill_summary
+    from training.train import MIN_INDEPENDENT_PERIODS, skill_card
 
     strong = {"rank_ic_mean": 0.05, "rank_ic_ci_low": 0.01, "rank_ic_ci_high": 0.09, "n_dates": 400.0}
-    assert skill_summary(strong, overlap=5)["significant"]  # 80 independent periods
+    assert skill_card(strong, overlap=5)["significant"]  # 80 independent periods
     few = dict(strong, n_dates=float(MIN_INDEPENDENT_PERIODS * 13 - 13))
-    assert not skill_summary(few, overlap=13)["significant"]  # 3M labels over ~2 years
-    assert not skill_summary(dict(strong, rank_ic_ci_low=-0.01), overlap=1)["significant"]
+    assert not skill_card(few, overlap=13)["significant"]  # 3M labels over ~2 years
+    assert not skill_card(dict(strong, rank_ic_ci_low=-0.01), overlap=1)["significant"]

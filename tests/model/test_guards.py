@@ -15,12 +15,9 @@ from model_builders import (
     END, HORIZON, MODEL, PLANTED, YEARS, demo_loaded, rank_ic_by_date, shuffle_within_dates, small_config,
 )
 
-from features.sectors import sector_panels
+from features.dataset import MarketDataset
 from features.sources.demo import demo_latent
-from features.table import build_feature_table
-from training import train as train_module
-from training.evaluation import horizon_backtest
-from training.labels import stack_labels
+from training.scoring import horizon_backtest
 from training.train import train
 from training.walkforward import run_walk_forward
 
@@ -52,9 +49,8 @@ def backtest_t(result, model: str = MODEL) -> float:
     Equal weight, not the benchmark: the demo benchmark is a fixed log-return mix, which any
     rebalanced basket beats by a volatility bonus that has nothing to do with forecasting.
     """
-    p = result.loaded.panels
     scores = result.horizons[HORIZON].walk_forward.scores(model)
-    bt = horizon_backtest(scores, p.close, p.benchmark["close"], HORIZON, result.cfg)
+    bt = horizon_backtest(scores, result.dataset, HORIZON, result.cfg)
     active = bt.returns - bt.equal_weight
     return float(active.mean() / active.std(ddof=1) * np.sqrt(len(active)))
 
@@ -83,9 +79,9 @@ def test_null_seeds_pooled_mean_rank_ic_is_near_zero(trained):
 def test_null_audit_has_teeth_a_leaked_feature_shows_up_as_skill(loaded_market):
     """Same random walk plus one look-ahead feature (the next week's relative return): the audit must trip."""
     loaded = loaded_market(0.0, NULL_SEEDS[0])
-    table = build_feature_table(loaded.panels)
-    table["leaked_next_week"] = stack_labels(loaded.panels, {"1W": 5})["label_1W"].reindex(table.index)
-    result = train(loaded, small_config(), table=table)
+    table = loaded.features.copy()
+    table["leaked_next_week"] = loaded.labels({"1W": 5})["label_1W"].reindex(table.index)
+    result = train(loaded.with_features(table), small_config())
     text = show("null + leaked feature", result)
     assert ic(result)[1] > 0.0, f"the null audit would miss a one-week look-ahead: {text}"
 
@@ -115,8 +111,8 @@ def test_planted_signal_is_recovered_but_not_beyond_the_oracle(trained):
 
 def test_shuffled_labels_remove_the_skill(loaded_market, trained, monkeypatch):
     """Permute the labels across sectors on each date: what the model 'learns' then cannot generalise."""
-    real = train_module.stack_labels
-    monkeypatch.setattr(train_module, "stack_labels", lambda p, horizons: shuffle_within_dates(real(p, horizons)))
+    real = MarketDataset.labels
+    monkeypatch.setattr(MarketDataset, "labels", lambda ds, horizons: shuffle_within_dates(real(ds, horizons)))
     result = train(loaded_market(PLANTED, PLANTED_SEED), small_config())
     text = show("planted, labels shuffled within dates", result)
     mean, lo, hi = ic(result)
@@ -130,10 +126,9 @@ TRUNCATE_AT = pd.Timestamp("2021-06-30")
 THREE_MONTHS = pd.DateOffset(months=3)
 
 
-def walk_forward(panels, cfg):
-    table = build_feature_table(panels)
-    label = stack_labels(panels, cfg.horizons)[f"label_{HORIZON}"]
-    return run_walk_forward(table, label, panels.dates, HORIZON, cfg)
+def walk_forward(ds: MarketDataset, cfg):
+    label = ds.labels(cfg.horizons)[f"label_{HORIZON}"]
+    return run_walk_forward(ds.features, label, ds.panels.dates, HORIZON, cfg)
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +138,13 @@ def causal():
     cfg = small_config(objectives=("regression", "rank"))
     p = loaded.panels
     cut = p.dates[p.dates.year == 2019][4]  # a few sessions into a test year: where purging matters most
-    bars = loaded.market.bars.copy()
+    bars = loaded.bars.copy()
     after = bars["date"] > cut
     shock = np.exp(np.random.default_rng(0).normal(0.0, 0.05, int(after.sum())))
     for col in ("open", "high", "low", "close"):
         bars.loc[after, col] = bars.loc[after, col] * shock
-    altered = sector_panels(bars, loaded.universe)
-    return dict(full=walk_forward(p, cfg), truncated=walk_forward(p.upto(TRUNCATE_AT), cfg),
+    altered = MarketDataset.from_bars(bars, loaded.universe, loaded.source)
+    return dict(full=walk_forward(loaded, cfg), truncated=walk_forward(loaded.upto(TRUNCATE_AT), cfg),
                 altered=walk_forward(altered, cfg), cut=cut)
 
 

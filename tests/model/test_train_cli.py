@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from features.sources.data_source import DataSource
 from features.sources.demo import default_end
 from serving.cli import main
 
@@ -52,7 +53,7 @@ def store_client(folder: Path):
 
     from training.store import open_store
 
-    exp = open_store(folder / "mlruns", create=False)
+    exp = open_store(folder / "mlruns", "sector-heatmap", create=False)
     return MlflowClient(), exp
 
 
@@ -74,7 +75,7 @@ def test_train_until_trains_and_records_only_data_up_to_that_day(workdir):
     assert through <= workdir["until"] and workdir["until"] - through < pd.Timedelta(days=7)
     from training.registry import load_champion
 
-    model, reason = load_champion("us_sectors", True, workdir["folder"] / "mlruns")
+    model, reason = load_champion("us_sectors", DataSource.parse(SOURCE), workdir["folder"] / "mlruns", "sector-heatmap")
     assert reason == "ok"
     assert pd.Timestamp(model.card["training_window"][1]) <= workdir["until"]
 
@@ -102,7 +103,7 @@ def one_error_line(err: str) -> str:
 @pytest.mark.parametrize("argv, says", [
     (["train", "--source", "nosuch"], "unknown source"),
     (["train", "--source", SOURCE, "--universe", "atlantis"], "unknown universe"),
-    (["train", "--source", SOURCE, "--until", "not-a-date"], "--until 'not-a-date' is not a date"),
+    (["train", "--source", SOURCE, "--until", "not-a-date"], "--until: 'not-a-date' is not a date"),
 ])
 def test_bad_train_inputs_exit_2_with_one_error_line(tmp_path, argv, says):
     config = write_config(tmp_path, SMALL_TRAINING)
@@ -134,3 +135,30 @@ def test_evaluate_without_a_store_exits_2(tmp_path):
     assert code == USER_ERROR
     assert "no model store" in one_error_line(err)
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_custom_experiment_trains_and_then_serves(tmp_path):
+    """training.experiment set in the YAML: the heatmap command with the same file finds the champion."""
+    import json
+
+    config = write_config(tmp_path, {**SMALL_TRAINING, "experiment": "desk-models"})
+    code, _, err = run(tmp_path, ["train", "--source", SOURCE, "--config", config])
+    assert code == 0, err
+    out = tmp_path / "h.json"
+    code, _, err = run(tmp_path, ["heatmap", "--source", SOURCE, "--config", config, "--format", "json",
+                                  "--output", str(out)])
+    assert code == 0, err
+    resp = json.loads(out.read_text())
+    assert resp["model_status"] == "ok" and resp["model"]["name"] == "sector-heatmap-us_sectors-demo"
+
+
+def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the project's own errors become one line; anything else is raised as it is."""
+    from features.dataset import MarketDataset
+
+    def bug(*a, **kw):
+        raise ValueError("an internal mistake")
+
+    monkeypatch.setattr(MarketDataset, "load", classmethod(bug))
+    with pytest.raises(ValueError, match="an internal mistake"):
+        run(tmp_path, ["data", "--source", SOURCE])

@@ -1,27 +1,22 @@
 """Session fixtures for serving tests (builders live in serving_builders.py)."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
-from serving_builders import INSIGNIFICANT, SIGNIFICANT, make_champion, make_loaded
+from serving_builders import INSIGNIFICANT, SIGNIFICANT, make_champion, make_dataset
 
-from features.pipeline import LoadedMarket
-from features.sources import MarketData
-from features.table import build_feature_table
+from features.dataset import MarketDataset
 
 
 @pytest.fixture(scope="session")
-def market() -> tuple[LoadedMarket, pd.DataFrame]:
-    """(loaded market from a CSV-like source, its feature table)."""
-    loaded = make_loaded()
-    return loaded, build_feature_table(loaded.panels)
+def market() -> MarketDataset:
+    """A small market dataset from a CSV-like source."""
+    return make_dataset()
 
 
 @pytest.fixture(scope="session")
-def demo_market(market) -> tuple[LoadedMarket, pd.DataFrame]:
+def demo_market(market) -> MarketDataset:
     """The same bars, labelled as the demo source."""
-    loaded, table = market
-    return LoadedMarket(MarketData(bars=loaded.market.bars, source="demo:seed=7"), loaded.universe, loaded.panels), table
+    return MarketDataset.from_bars(market.bars, market.universe, "demo:seed=7")
 
 
 @pytest.fixture(scope="session")

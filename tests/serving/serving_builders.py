@@ -5,9 +5,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import tidy_bars
-from features.pipeline import LoadedMarket
-from features.sectors import sector_panels
-from features.sources import MarketData
+from features.dataset import MarketDataset
 from features.universe import load_universe
 
 SESSIONS = 420
@@ -36,10 +34,10 @@ def make_bars(n: int = SESSIONS, seed: int = 7, end: str = LAST_DAY) -> pd.DataF
     return tidy_bars(pd.concat(frames, ignore_index=True))
 
 
-def make_loaded(source: str = "csv:/data/us_daily", **kw) -> LoadedMarket:
+def make_dataset(source: str = "csv:/data/us_daily", **kw) -> MarketDataset:
     uni = load_universe("us_sectors")
     bars = make_bars(**kw)
-    return LoadedMarket(MarketData(bars=bars, source=source), uni, sector_panels(bars, uni))
+    return MarketDataset.from_bars(bars, uni, source)
 
 
 FEATURES = ["rel_ret_1m", "rel_ret_3m", "mom_12_1", "vol_21d"]
@@ -92,11 +90,10 @@ def tiny_train_config():
 
 def train_demo_store(store):
     """Train a tiny model on DEMO_SOURCE and register it (as champion) in `store`; returns the store path."""
-    from features.pipeline import load_panels
     from training.tracking import log_and_register
     from training.train import train
 
-    result = train(load_panels(DEMO_SOURCE, "us_sectors"), tiny_train_config())
+    result = train(MarketDataset.load(DEMO_SOURCE, "us_sectors"), tiny_train_config())
     log_and_register(result, str(store))
     return store
 

@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-import features.pipeline
 import training.store
+from features.dataset import MarketDataset
 from serving.cli import main
 
 
 @pytest.fixture
 def offline(monkeypatch, market):
-    loaded, _ = market
-    monkeypatch.setattr(features.pipeline, "load_panels", lambda source, universe, cfg=None, **kw: loaded)
+    loaded = market
+    monkeypatch.setattr(MarketDataset, "load", classmethod(lambda cls, source, universe, cfg=None, **kw: loaded))
 
     def broken_store(*a, **kw):
         raise NotImplementedError("registry offline")

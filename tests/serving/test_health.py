@@ -6,34 +6,16 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import rankdata
 
 from serving.config import ServingConfig
-from serving.health import (
+from serving.health_score import (
     NA_COLOR,
     base_weights,
     health_scores,
     score_color,
     skill_factor,
-    skill_summary,
-    xs_percentile,
+    skill_sentence,
 )
-
-
-def test_percentile_matches_scipy_average_ranks_with_ties_and_nan():
-    x = np.array([3.0, np.nan, 1.0, 3.0, 7.0, -2.0])
-    got = xs_percentile(pd.DataFrame({"x": x}))["x"].to_numpy()
-    ok = ~np.isnan(x)
-    expected = np.full(len(x), np.nan)
-    expected[ok] = (rankdata(x[ok]) - 1) / (ok.sum() - 1) * 100
-    np.testing.assert_allclose(got, expected, equal_nan=True)
-    assert got[4] == 100 and got[5] == 0  # strongest 100, weakest 0
-
-
-def test_percentile_edge_cases():
-    got = xs_percentile(pd.DataFrame({"lone": [np.nan, 5.0, np.nan], "none": [np.nan] * 3}))
-    assert got["lone"].tolist()[1] == 50.0
-    assert got["none"].isna().all()
 
 
 def test_score_by_hand():
@@ -84,11 +66,11 @@ def test_skill_factor(skill, expected):
     assert skill_factor(skill, 0.10) == pytest.approx(expected)
 
 
-def test_skill_summary_is_plain_words():
-    s = skill_summary("1M", _skill(0.03, -0.01, 0.07, False))
+def test_skill_sentence_is_plain_words():
+    s = skill_sentence("1M", _skill(0.03, -0.01, 0.07, False))
     assert s == "1M rank IC 0.03 [\u22120.01, 0.07]: not distinguishable from zero"
-    assert "distinguishable from zero (positive)" in skill_summary("1W", _skill(0.05, 0.02, 0.08, True))
-    assert "no out-of-sample skill" in skill_summary("3M", None)
+    assert "distinguishable from zero (positive)" in skill_sentence("1W", _skill(0.05, 0.02, 0.08, True))
+    assert "no out-of-sample skill" in skill_sentence("3M", None)
 
 
 def test_base_weights_zero_predicted_keeps_descriptive_proportions():

@@ -11,10 +11,7 @@ import pytest
 from serving_builders import LAST_DAY, SIGNIFICANT, make_bars
 from scipy.stats import rankdata
 
-from features.pipeline import LoadedMarket
-from features.sectors import sector_panels
-from features.sources import MarketData
-from features.table import build_feature_table
+from features.dataset import MarketDataset
 from serving.heatmap import build_heatmap
 from serving.request import HeatmapRequest
 from training.registry import ChampionModel
@@ -24,8 +21,7 @@ TICKERS = {"XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV"
 
 
 def heatmap(market, champion=None, status="unavailable: no model", now=NOW, **req):
-    loaded, table = market
-    return build_heatmap(loaded, table, HeatmapRequest.parse(req, today=pd.Timestamp(now).tz_localize(None)),
+    return build_heatmap(market, HeatmapRequest.parse(req, today=pd.Timestamp(now).tz_localize(None)),
                          champion, status, now=now)
 
 
@@ -51,7 +47,7 @@ def test_response_shape(market, champion_significant):
 def test_relative_returns_match_an_independent_computation(market):
     """Spread = sector simple return minus SPY simple return, straight from the tidy bars."""
     r = heatmap(market)
-    bars = market[0].market.bars
+    bars = market.bars
     close = bars.pivot(index="date", columns="ticker", values="close")
     for s in r["sectors"]:
         for w, n in (("1W", 5), ("1M", 21), ("12M", 252)):
@@ -154,10 +150,10 @@ def test_metrics_select_columns_only(market, champion_significant):
 
 
 def test_as_of_in_the_past_uses_that_session(market):
-    loaded, _ = market
+    loaded = market
     r = heatmap(market, as_of="2024-03-16")  # a Saturday -> Friday's close
     assert r["as_of"] == "2024-03-15" and r["requested_as_of"] == "2024-03-16"
-    close = loaded.market.bars.pivot(index="date", columns="ticker", values="close").loc[:"2024-03-15"]
+    close = loaded.bars.pivot(index="date", columns="ticker", values="close").loc[:"2024-03-15"]
     s = next(x for x in r["sectors"] if x["ticker"] == "XLK")
     expected = 100 * ((close["XLK"].iloc[-1] / close["XLK"].iloc[-22] - 1) - (close["SPY"].iloc[-1] / close["SPY"].iloc[-22] - 1))
     assert s["descriptive"]["rel_return_pp"]["1M"] == pytest.approx(expected, abs=1e-3)
@@ -212,7 +208,7 @@ def test_stale_flag_counts_exchange_sessions(market, now, behind, stale):
     assert r["stale"] is stale
 
 
-def _market_with_last_day_spreads(targets_pp: dict[str, float]) -> tuple[LoadedMarket, pd.DataFrame]:
+def _market_with_last_day_spreads(targets_pp: dict[str, float]) -> MarketDataset:
     """Rewrite the last close of some sectors so their 1D spread vs SPY is exactly the target."""
     from features.universe import load_universe
 
@@ -227,8 +223,7 @@ def _market_with_last_day_spreads(targets_pp: dict[str, float]) -> tuple[LoadedM
     bars = bars.assign(close=close)
     bars = bars.assign(high=np.maximum(bars["high"], close), low=np.minimum(bars["low"], close))
     uni = load_universe("us_sectors")
-    panels = sector_panels(bars, uni)
-    return LoadedMarket(MarketData(bars=bars, source="csv:x"), uni, panels), build_feature_table(panels)
+    return MarketDataset.from_bars(bars, uni, "csv:x")
 
 
 def test_tints_at_the_half_point_boundary():
@@ -255,21 +250,18 @@ def test_fast_enough_per_request(market, champion_significant):
 
 @pytest.mark.shared
 def test_real_data_heatmap(shared_data_dir):
-    from features.pipeline import load_panels
-
-    loaded = load_panels(f"csv:{shared_data_dir}", "us_sectors")
-    table = build_feature_table(loaded.panels)
-    late = heatmap((loaded, table), now="2026-11-20T12:00:00Z")
+    loaded = MarketDataset.load(f"csv:{shared_data_dir}", "us_sectors")
+    late = heatmap(loaded, now="2026-11-20T12:00:00Z")
     assert late["data_through"] == "2022-12-30" and late["stale"] is True
     assert {s["ticker"] for s in late["sectors"]} == TICKERS
-    fresh = heatmap((loaded, table), now="2023-01-03T15:00:00Z")
+    fresh = heatmap(loaded, now="2023-01-03T15:00:00Z")
     assert fresh["stale"] is False
     energy = next(s for s in fresh["sectors"] if s["ticker"] == "XLE")
     # 2022: energy far ahead of the S&P 500 over 12 months
     assert energy["descriptive"]["rel_return_pp"]["12M"] > 40 and energy["descriptive"]["rel_return_tint"]["12M"] == "bull"
-    early = heatmap((loaded, table), now="2023-01-03T15:00:00Z", as_of="2015-06-30")  # XLC lists in 2018
+    early = heatmap(loaded, now="2023-01-03T15:00:00Z", as_of="2015-06-30")  # XLC lists in 2018
     assert "XLC" in early["not_listed"] and "XLC" not in {s["ticker"] for s in early["sectors"]}
     first_spy = loaded.panels.dates[0]
     if first_spy < loaded.panels.close.first_valid_index():  # SPY (1993) predates the sector ETFs (1998)
         with pytest.raises(ValueError, match="^as_of: no sector has data"):
-            heatmap((loaded, table), now="2023-01-03T15:00:00Z", as_of=str(first_spy.date()))
+            heatmap(loaded, now="2023-01-03T15:00:00Z", as_of=str(first_spy.date()))

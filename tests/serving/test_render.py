@@ -48,8 +48,7 @@ def parse(html: str) -> Rows:
 
 
 def response(market, champion=None, now=FRESH, status="unavailable: no model"):
-    loaded, table = market
-    return build_heatmap(loaded, table, HeatmapRequest(), champion, status, now=now)
+    return build_heatmap(market, HeatmapRequest(), champion, status, now=now)
 
 
 def test_every_sector_row_with_its_score_and_colour(market, champion_insignificant):

@@ -109,14 +109,13 @@ class TestWithChampion:
         assert [c["horizon"] for c in resp["columns"]["predicted"]] == ["1W", "1M", "3M"]
         assert resp["columns"]["descriptive"] and {s["ticker"] for s in resp["sectors"]} == TICKERS
         # the registered champion on the same day's features, computed here without the service
-        from features.pipeline import load_panels
-        from features.table import build_feature_table
+        from features.dataset import MarketDataset
         from training.registry import load_champion
 
-        loaded = load_panels(DEMO_SOURCE, "us_sectors")
-        champion, status = load_champion("us_sectors", True, demo_store)
+        loaded = MarketDataset.load(DEMO_SOURCE, "us_sectors")
+        champion, status = load_champion("us_sectors", loaded.source, demo_store, "sector-heatmap")
         assert status == "ok"
-        rows = build_feature_table(loaded.panels).xs(loaded.panels.dates[-1], level="date")
+        rows = loaded.features.xs(loaded.panels.dates[-1], level="date")
         expected = champion.forecaster.predict(rows)
         for s in resp["sectors"]:
             for h in ("1W", "1M", "3M"):
@@ -149,9 +148,9 @@ class TestWithChampion:
         assert m["data_source"].startswith("demo(") and m["as_of"] == "2025-06-30" and len(m["rows"]) == 11
         spreads = [row["spread_pp"]["12M"] for row in m["rows"]]
         assert spreads == sorted(spreads, reverse=True)
-        from features.pipeline import load_panels
+        from features.dataset import MarketDataset
 
-        p = load_panels(DEMO_SOURCE, "us_sectors").panels
+        p = MarketDataset.load(DEMO_SOURCE, "us_sectors").panels
         close, bench = p.close.loc[:"2025-06-30"], p.benchmark["close"].loc[:"2025-06-30"]
         for row in m["rows"]:  # simple sector return minus simple benchmark return over 21 sessions
             c = close[row["ticker"]]

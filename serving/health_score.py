@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.crosssection import xs_percentile
+
 FORMULA = (
     "health = sum_k w_k * c_k; c_k = mean of the sector's cross-sectional percentiles (0 weakest .. 100 strongest, "
     "that date) over component k's inputs; w_k = base weight (predicted: base x skill factor) renormalised over "
@@ -34,29 +36,6 @@ FORMULA = (
 )
 NA_COLOR = "#bdbdbd"
 MINUS = "\u2212"
-
-
-def _percentile_column(v: np.ndarray) -> np.ndarray:
-    """0..100 average-rank percentile of one column; NaN stays NaN; a lone value sits at 50."""
-    out = np.full(v.shape, np.nan)
-    ok = np.isfinite(v)
-    n = int(ok.sum())
-    if n == 1:
-        out[ok] = 50.0
-    elif n > 1:
-        uniq, inv, counts = np.unique(v[ok], return_inverse=True, return_counts=True)
-        avg_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based; ties share their mean rank
-        out[ok] = (avg_rank[inv] - 1.0) / (n - 1) * 100.0
-    return out
-
-
-def xs_percentile(values: pd.DataFrame) -> pd.DataFrame:
-    """Column-wise percentile across rows (sectors): 0 for the weakest, 100 for the strongest."""
-    return pd.DataFrame(_percentiles(values.to_numpy(dtype="float64")), index=values.index, columns=values.columns)
-
-
-def _percentiles(arr: np.ndarray) -> np.ndarray:
-    return np.column_stack([_percentile_column(arr[:, j]) for j in range(arr.shape[1])]) if arr.shape[1] else arr
 
 
 def _is_true(v) -> bool:
@@ -76,7 +55,7 @@ def fmt_num(x: float, digits: int = 2, signed: bool = False) -> str:
     return (f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}").replace("-", MINUS)
 
 
-def skill_summary(horizon: str, skill: dict | None) -> str:
+def skill_sentence(horizon: str, skill: dict | None) -> str:
     """Plain words, e.g. '1M rank IC 0.03 [-0.01, 0.07]: not distinguishable from zero'."""
     if not skill or not np.isfinite(_num(skill.get("rank_ic_mean"))):
         return f"{horizon}: no out-of-sample skill recorded"
@@ -120,7 +99,7 @@ def health_scores(inputs: pd.DataFrame, components: dict[str, tuple[str, ...]], 
 
     Inputs that are absent (e.g. `pred` with no model) count as missing, never as zero.
     """
-    pct = _percentiles(inputs.to_numpy(dtype="float64"))
+    pct = (xs_percentile(inputs.astype("float64"), axis=0) * 100.0).to_numpy()  # across sectors, per input
     where = {c: i for i, c in enumerate(inputs.columns)}
     names = list(components)
     comp = np.full((len(inputs), len(names)), np.nan)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from features.errors import SectorHeatmapError
+
 ACTIONS = ("repaired", "dropped", "refused", "noted")
 
 
@@ -55,7 +57,7 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class DataValidationError(ValueError):
+class DataValidationError(SectorHeatmapError, ValueError):
     """Data that cannot be repaired safely; carries the full report so nothing is lost."""
 
     def __init__(self, message: str, report: ValidationReport):

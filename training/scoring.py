@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.dataset import MarketDataset
 from training.backtest import BacktestResult, rotation_backtest
 from training.config import TrainConfig
 from training.metrics import (
@@ -34,8 +35,7 @@ def daily_returns(close: pd.DataFrame | pd.Series):
 
 
 def evaluate_scores(
-    scores: pd.DataFrame, sector_close: pd.DataFrame, benchmark_close: pd.Series, horizon: str, cfg: TrainConfig,
-    forecast: pd.DataFrame | None = None,
+    scores: pd.DataFrame, ds: MarketDataset, horizon: str, cfg: TrainConfig, forecast: pd.DataFrame | None = None,
 ) -> tuple[dict, dict]:
     """Metrics (flat dict of floats) and series (for plots) for one model at one horizon.
 
@@ -65,8 +65,7 @@ def evaluate_scores(
         metrics["top_k_turnover"] = top_k_turnover(scores, cfg.top_k)
         series.update(rank_ic=rank_ic, spread=spread)
     # the no-skill baseline holds every sector: its "top k" would be an arbitrary tie-break
-    bt = horizon_backtest(scores, sector_close, benchmark_close, horizon, cfg,
-                          top_k=sector_close.shape[1] if constant else cfg.top_k)
+    bt = horizon_backtest(scores, ds, horizon, cfg, top_k=ds.panels.close.shape[1] if constant else cfg.top_k)
     series["cumulative_vs_benchmark"] = (1 + bt.returns).cumprod() / (1 + bt.benchmark).cumprod()
     stats = bt.stats()
     metrics.update({f"bt_{k}": float(stats[k]) for k in BACKTEST_METRICS})
@@ -76,19 +75,19 @@ def evaluate_scores(
 
 
 def horizon_backtest(
-    scores: pd.DataFrame, sector_close: pd.DataFrame, benchmark_close: pd.Series, horizon: str, cfg: TrainConfig,
-    top_k: int | None = None,
+    scores: pd.DataFrame, ds: MarketDataset, horizon: str, cfg: TrainConfig, top_k: int | None = None,
 ) -> BacktestResult:
     """The top-k rotation on every `rebalance // step`-th score date, from the first of them on."""
     dates = scores.index.get_level_values("date").unique().sort_values()
     every = max(1, cfg.rebalance[horizon] // cfg.step)
     rebal = dates[::every]
     s = scores["score"][scores.index.get_level_values("date").isin(rebal)]
-    rets = daily_returns(sector_close)
-    bench = daily_returns(benchmark_close)
+    rets = daily_returns(ds.panels.close)
+    bench = daily_returns(ds.panels.benchmark["close"])
     window = rets.index[rets.index >= rebal[0]]
     return rotation_backtest(s, rets.loc[window], bench.loc[window].fillna(0.0), cost_bps=cfg.cost_bps,
-                             top_k=cfg.top_k if top_k is None else top_k)
+                             top_k=cfg.top_k if top_k is None else top_k,
+                             periods_per_year=ds.config.sessions_per_year)
 
 
 def _forecast_metrics(label: pd.Series, forecast: pd.DataFrame) -> dict:
