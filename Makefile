@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install train test bench serve ui matrix data heatmap clean
+.PHONY: install train test lint bench serve ui matrix data heatmap clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ train: $(STAMP)  ## data -> features -> walk-forward -> MLflow -> champion gate
 
 test: $(STAMP)  ## the whole test suite (no network needed)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy, configured in pyproject.toml
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
 
 bench: $(STAMP)  ## performance figures, written to bench/results/
 	$(BIN)/python bench/run.py

@@ -7,6 +7,7 @@ served by that run's forecaster; the scale case's sector levels and feature tabl
 
 Usage: .venv/bin/python bench/fingerprint.py [OUT.json]   (run before and after, then diff)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,9 +45,15 @@ def heatmaps(ds, forecaster) -> dict:
     from serving.request import HeatmapRequest
     from training.registry import ChampionModel
 
-    card = {"name": "fingerprint", "version": "1", "run_id": "r", "trained_at": "2023-01-01T00:00:00+00:00",
-            "training_window": list(forecaster.training_window), "data_source": forecaster.info.get("data_source"),
-            "skill": {h: hm.skill for h, hm in forecaster.horizons.items()}}
+    card = {
+        "name": "fingerprint",
+        "version": "1",
+        "run_id": "r",
+        "trained_at": "2023-01-01T00:00:00+00:00",
+        "training_window": list(forecaster.training_window),
+        "data_source": forecaster.info.get("data_source"),
+        "skill": {h: hm.skill for h, hm in forecaster.horizons.items()},
+    }
     champion = ChampionModel(forecaster, json.loads(json.dumps(card, default=str)))
     out = {}
     for day in HEATMAP_DATES:
@@ -76,9 +83,12 @@ def main() -> int:
         for h, hr in result.horizons.items():
             out[f"walk_forward_oos_{h}"] = frame_hash(hr.walk_forward.oos)
             out[f"metrics_{h}"] = text_hash(json.dumps(hr.metrics, sort_keys=True, default=str))
-        out["forecaster_meta"] = text_hash(json.dumps(
-            {h: [hm.offset, hm.slope, hm.residuals, hm.skill] for h, hm in result.forecaster.horizons.items()},
-            default=str))
+        out["forecaster_meta"] = text_hash(
+            json.dumps(
+                {h: [hm.offset, hm.slope, hm.residuals, hm.skill] for h, hm in result.forecaster.horizons.items()},
+                default=str,
+            )
+        )
         out["heatmap"] = heatmaps(ds, result.forecaster)
     else:
         print(f"no shared data at {SHARED}: walk-forward and heatmap fingerprints skipped", file=sys.stderr)

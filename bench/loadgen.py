@@ -4,6 +4,7 @@ Why not a library: it must be light enough not to steal the CPU it measures (the
 one worker on a small machine), bounded in requests and seconds, and dependency-free.
 Responses are read by Content-Length or chunked encoding; any non-2xx status counts as an error.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,9 @@ class LoadResult:
         }
 
 
-def build_request(host: str, port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+def build_request(
+    host: str, port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
     if method == "POST":
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
@@ -99,12 +102,14 @@ async def _run(host, port, requests, total, concurrency, max_seconds) -> LoadRes
     lat: list[float] = []
     errors: list[int] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(_worker(host, port, requests, t0 + max_seconds, counter, lat, errors)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(host, port, requests, t0 + max_seconds, counter, lat, errors) for _ in range(concurrency))
+    )
     return LoadResult(len(lat), len(errors), time.perf_counter() - t0, lat)
 
 
-def run_load(host: str, port: int, requests: list[bytes], total: int, concurrency: int = 8,
-             max_seconds: float = 30.0) -> LoadResult:
+def run_load(
+    host: str, port: int, requests: list[bytes], total: int, concurrency: int = 8, max_seconds: float = 30.0
+) -> LoadResult:
     """Send up to `total` requests (cycling through `requests`) on `concurrency` connections, within max_seconds."""
     return asyncio.run(_run(host, port, requests, total, concurrency, max_seconds))

@@ -5,6 +5,7 @@ Targets (issues): 11-sector features over the shared history < 2 s; 2,000 stocks
 measured in the same run; `train` on the shared data < 2 min with total / LightGBM-fit < 2.
 Figures go to bench/results/latest.json and are appended to bench/results/history.jsonl.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,15 @@ def phase_etf_features(q):
     t1 = time.perf_counter()
     table = MarketDataset.from_market(market, universe).features  # panels + features
     t2 = time.perf_counter()
-    q.put({"load_validate_s": t1 - t0, "features_s": t2 - t1, "rows": len(table), "columns": table.shape[1],
-           "peak_mb": _peak_mb()})
+    q.put(
+        {
+            "load_validate_s": t1 - t0,
+            "features_s": t2 - t1,
+            "rows": len(table),
+            "columns": table.shape[1],
+            "peak_mb": _peak_mb(),
+        }
+    )
 
 
 SCALE_SOURCE = "demo:sectors=10,stocks=200,years=20,seed=1"
@@ -64,8 +72,16 @@ def phase_scale_ours(q):
     ds = MarketDataset.from_bars(bars, universe, SCALE_SOURCE)
     panels, table = ds.panels, ds.features
     t2 = time.perf_counter()
-    q.put({"generate_s": t1 - t0, "features_s": t2 - t1, "bars": len(bars), "rows": len(table), "peak_mb": _peak_mb(),
-           "checksum": float(panels.close.iloc[-1].sum())})
+    q.put(
+        {
+            "generate_s": t1 - t0,
+            "features_s": t2 - t1,
+            "bars": len(bars),
+            "rows": len(table),
+            "peak_mb": _peak_mb(),
+            "checksum": float(panels.close.iloc[-1].sum()),
+        }
+    )
 
 
 def phase_scale_loop(q):
@@ -89,15 +105,25 @@ def phase_scale_loop(q):
     # same features afterwards, on ETF-like sector bars (close only; OHLC = close)
     rows = []
     for name, c in closes.items():
-        rows.append(pd.DataFrame({"date": c.index, "ticker": name, "open": c, "high": c, "low": c, "close": c,
-                                  "volume": 1.0}))
+        rows.append(
+            pd.DataFrame({"date": c.index, "ticker": name, "open": c, "high": c, "low": c, "close": c, "volume": 1.0})
+        )
     bench = bars[bars["ticker"] == universe.benchmark]
     sector_bars = pd.concat([*rows, bench], ignore_index=True)
-    etf_universe = Universe(name="loop", benchmark=universe.benchmark,
-                            sectors=tuple(Sector(name=s.name, ticker=s.name) for s in universe.sectors))
-    MarketDataset.from_bars(sector_bars, etf_universe, "demo").features
-    q.put({"features_s": time.perf_counter() - t0, "peak_mb": _peak_mb(),
-           "checksum": float(closes.iloc[-1].sum())})
+    etf_universe = Universe(
+        name="loop",
+        benchmark=universe.benchmark,
+        sectors=tuple(Sector(name=s.name, ticker=s.name) for s in universe.sectors),
+    )
+    table = MarketDataset.from_bars(sector_bars, etf_universe, "demo").features
+    q.put(
+        {
+            "features_s": time.perf_counter() - t0,
+            "peak_mb": _peak_mb(),
+            "checksum": float(closes.iloc[-1].sum()),
+            "rows": len(table),
+        }
+    )
 
 
 def run_phase(fn) -> dict:
@@ -115,8 +141,12 @@ def train_timing() -> dict:
         cfg = Path(tmp) / "bench.yaml"
         cfg.write_text(f"training:\n  store_dir: {tmp}/mlruns\n")
         t0 = time.perf_counter()
-        proc = subprocess.run([str(ROOT / ".venv/bin/sector-heatmap"), "train", "--source", f"csv:{SHARED}",
-                               "--config", str(cfg)], capture_output=True, text=True, cwd=tmp)
+        proc = subprocess.run(
+            [str(ROOT / ".venv/bin/sector-heatmap"), "train", "--source", f"csv:{SHARED}", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
         wall = time.perf_counter() - t0
     if proc.returncode != 0:
         return {"error": proc.stderr[-2000:]}

@@ -10,6 +10,7 @@ Figures (written to bench/results/serve.json and printed):
 
 Usage: .venv/bin/python bench/serve_bench.py [--quick]
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,13 @@ def train_store(store: Path) -> dict:
     from training.train import train
 
     t0 = time.perf_counter()
-    cfg = TrainConfig(num_boost_round=30, objectives=("regression",), horizons={"1W": 5, "1M": 21, "3M": 63},
-                      first_test_year=2000, n_boot=200)
+    cfg = TrainConfig(
+        num_boost_round=30,
+        objectives=("regression",),
+        horizons={"1W": 5, "1M": 21, "3M": 63},
+        first_test_year=2000,
+        n_boot=200,
+    )
     out = log_and_register(train(MarketDataset.load(SOURCE, "us_sectors"), cfg), str(store))
     return {"version": out["version"], "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -81,9 +87,14 @@ def start_server(store: Path, workdir: Path, port: int) -> tuple[subprocess.Pope
     env = {**os.environ, SOURCE_ENV: SOURCE, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml")}
     env.pop(API_KEY_ENV, None)  # `serve` itself sets BENTOML_DO_NOT_TRACK
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
-                            env=env, cwd=workdir, stdout=open(workdir / "server.log", "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
+        env=env,
+        cwd=workdir,
+        stdout=open(workdir / "server.log", "wb"),  # noqa: SIM115 - the server process owns it until it exits
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     while time.perf_counter() - t0 < READY_TIMEOUT_S:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
@@ -108,10 +119,10 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def session_dates(n: int) -> list[str]:
+    import pandas as pd
+
     from features.calendar import sessions
     from features.sources.demo import default_end
-
-    import pandas as pd
 
     end = default_end("XNYS")
     days = sessions("XNYS", end - pd.Timedelta(days=730), end - pd.Timedelta(days=1))
@@ -175,8 +186,14 @@ def our_share(store: Path, n: int = 2000) -> dict:
 
 def main() -> int:
     quick = "--quick" in sys.argv
-    figures: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "source": SOURCE,
-                     "concurrency": CONCURRENCY, "targets": TARGETS, "quick": quick}
+    figures: dict = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "source": SOURCE,
+        "concurrency": CONCURRENCY,
+        "targets": TARGETS,
+        "quick": quick,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         store = tmp / "store"

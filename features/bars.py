@@ -1,4 +1,5 @@
 """The one tidy bar shape every source yields, so nothing downstream cares where bars came from."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,9 +24,7 @@ def tidy_bars(df: pd.DataFrame) -> pd.DataFrame:
     dates = pd.to_datetime(df["date"])
     if dates.dt.tz is not None:
         dates = dates.dt.tz_localize(None)
-    out = pd.DataFrame(
-        {"date": dates.dt.normalize().astype("datetime64[ns]"), "ticker": df["ticker"].astype(str)}
-    )
+    out = pd.DataFrame({"date": dates.dt.normalize().astype("datetime64[ns]"), "ticker": df["ticker"].astype(str)})
     for c in VALUE_COLUMNS:
         out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
     return out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)

@@ -1,4 +1,5 @@
 """Exchange sessions from exchange-calendars, so gaps are judged against real trading days."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """`sector-heatmap data` and `sector-heatmap matrix`."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Feature and matrix settings, declared in one place (overridable from a YAML `features:` section)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,20 +40,35 @@ class FeatureConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     @classmethod
-    def from_mapping(cls, raw: dict | None) -> "FeatureConfig":
+    def from_mapping(cls, raw: dict | None) -> FeatureConfig:
         from features.settings import settings_from_mapping
 
         def ints(v) -> tuple[int, ...]:
             return tuple(int(x) for x in v)
 
         def validation(v) -> ValidationConfig:
-            tuples = {k: (lambda x: tuple(tuple(i) if isinstance(i, list) else i for i in x))
-                      for k in ("split_ratios", "split_exempt_prefixes", "split_exempt_suffixes")}
+            tuples = {
+                k: (lambda x: tuple(tuple(i) if isinstance(i, list) else i for i in x))
+                for k in ("split_ratios", "split_exempt_prefixes", "split_exempt_suffixes")
+            }
             return settings_from_mapping(ValidationConfig, v, "features.validation", tuples)
 
-        return settings_from_mapping(cls, raw, "features", {
-            **{k: ints for k in ("trend_windows", "volatility_windows", "volume_month_windows", "adosc_periods",
-                                 "adosc_norm_window")},
-            "demo": lambda v: settings_from_mapping(DemoKnobs, v, "features.demo"),
-            "validation": validation,
-        })
+        return settings_from_mapping(
+            cls,
+            raw,
+            "features",
+            {
+                **{
+                    k: ints
+                    for k in (
+                        "trend_windows",
+                        "volatility_windows",
+                        "volume_month_windows",
+                        "adosc_periods",
+                        "adosc_norm_window",
+                    )
+                },
+                "demo": lambda v: settings_from_mapping(DemoKnobs, v, "features.demo"),
+                "validation": validation,
+            },
+        )

@@ -1,4 +1,5 @@
 """Market context shared by every sector on a date: volatility, rates, credit, dollar, commodities."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,11 @@ def context_columns(present) -> list[str]:
     return cols
 
 
+def _deferred(fn, frame: pd.DataFrame, name: str):
+    """fn(frame[name]), computed only if the column is asked for."""
+    return lambda: fn(frame[name])
+
+
 def context_features(p: SectorPanels, cfg: FeatureConfig) -> pd.DataFrame:
     """One row per date; only series present in the data contribute (each is optional)."""
     c = p.context
@@ -40,15 +46,17 @@ def context_features(p: SectorPanels, cfg: FeatureConfig) -> pd.DataFrame:
 
     values = {
         "mkt_ret_1m": lambda: log_ret(p.benchmark["close"]),
-        "mkt_vol_1m": lambda: daily_log_returns(p.benchmark["close"]).rolling(w, min_periods=w // 2).std()
-        * np.sqrt(cfg.sessions_per_year),
+        "mkt_vol_1m": lambda: (
+            daily_log_returns(p.benchmark["close"]).rolling(w, min_periods=w // 2).std()
+            * np.sqrt(cfg.sessions_per_year)
+        ),
         "vix": lambda: c["vix"],
         "vix_chg_1m": lambda: change(c["vix"]),
         "yield_10y": lambda: c["yield_10y"],
         "yield_10y_chg_1m": lambda: change(c["yield_10y"]),
         "curve_10y_5y": lambda: c["yield_10y"] - c["yield_5y"],
         "credit_1m": lambda: log_ret(c["high_yield"]) - log_ret(c["investment_grade"]),
-        **{f"{name}_ret_1m": (lambda name=name: log_ret(c[name])) for name in RETURN_SERIES},
+        **{f"{name}_ret_1m": _deferred(log_ret, c, name) for name in RETURN_SERIES},
         "copper_gold_1m": lambda: log_ret(c["copper"]) - log_ret(c["gold"]),
     }
     return pd.DataFrame({k: values[k]() for k in context_columns(c.columns)}, index=p.dates)

@@ -5,6 +5,7 @@ Two scalings of the same rank are in use, both here: r/n (feature ranks; the reg
 were trained on it, so changing it means retraining) and (r-1)/(n-1) (the health score, so the
 weakest sector is exactly 0 and the strongest exactly 1; a lone sector sits at 0.5).
 """
+
 from __future__ import annotations
 
 import numpy as np

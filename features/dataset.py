@@ -6,6 +6,7 @@ way in between, so a logged data hash could describe data that was never scored.
 bars, the panels, the source and the derived tables are cut together (`upto`), and
 `data_hash` is computed over exactly the bars held.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,16 +37,23 @@ class MarketDataset:
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
-    def load(cls, source: str | DataSource = "auto", universe: str | Universe = "us_sectors",
-             config: FeatureConfig | None = None, *, cache_dir=None) -> MarketDataset:
+    def load(
+        cls,
+        source: str | DataSource = "auto",
+        universe: str | Universe = "us_sectors",
+        config: FeatureConfig | None = None,
+        *,
+        cache_dir=None,
+    ) -> MarketDataset:
         """Load a source for a universe (a demo with constituents brings its own universe)."""
         from features.sources.market import load_market
 
         cfg = config or FeatureConfig()
         uni = universe if isinstance(universe, Universe) else load_universe(universe)
         src = DataSource.parse(source, cfg.demo)
-        market = load_market(src, uni, cache_dir=cache_dir, deadline_s=cfg.download_deadline_s,
-                             validation=cfg.validation)
+        market = load_market(
+            src, uni, cache_dir=cache_dir, deadline_s=cfg.download_deadline_s, validation=cfg.validation
+        )
         return cls.from_market(market, market.universe or uni, cfg)
 
     @classmethod
@@ -53,9 +61,15 @@ class MarketDataset:
         return cls.from_bars(market.bars, universe, market.source, config, market.report, tuple(market.notes))
 
     @classmethod
-    def from_bars(cls, bars: pd.DataFrame, universe: Universe, source: str | DataSource,
-                  config: FeatureConfig | None = None, report: ValidationReport | None = None,
-                  notes: tuple[str, ...] = ()) -> MarketDataset:
+    def from_bars(
+        cls,
+        bars: pd.DataFrame,
+        universe: Universe,
+        source: str | DataSource,
+        config: FeatureConfig | None = None,
+        report: ValidationReport | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> MarketDataset:
         cfg = config or FeatureConfig()
         src = DataSource.parse(source)
         panels = sector_panels(bars, universe, max_fill=cfg.max_fill)
@@ -69,8 +83,9 @@ class MarketDataset:
         except (TypeError, ValueError):
             raise RequestError(f"upto: {day!r} is not a date (YYYY-MM-DD)") from None
         bars = self.bars[self.bars["date"] <= cut].reset_index(drop=True)
-        return MarketDataset(bars, self.universe, self.source, self.panels.upto(cut), self.config, self.report,
-                             self.notes)
+        return MarketDataset(
+            bars, self.universe, self.source, self.panels.upto(cut), self.config, self.report, self.notes
+        )
 
     def with_features(self, table: pd.DataFrame) -> MarketDataset:
         """The same data with a given feature table (research: a candidate feature, a leak audit)."""

@@ -3,6 +3,7 @@
 The command line prints these as one line; anything else is a bug and keeps its traceback.
 Each also derives from the builtin it replaced, so callers that catch ValueError still work.
 """
+
 from __future__ import annotations
 
 

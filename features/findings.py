@@ -1,4 +1,5 @@
 """Validation findings: every repair or refusal is recorded with ticker, file and row, never silent."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,7 @@ class ValidationReport:
             raise ValueError(f"unknown action {finding.action!r}")
         self.findings.append(finding)
 
-    def extend(self, other: "ValidationReport") -> None:
+    def extend(self, other: ValidationReport) -> None:
         self.findings.extend(other.findings)
 
     def by_action(self, action: str) -> list[Finding]:

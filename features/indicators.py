@@ -1,4 +1,5 @@
 """TA-Lib indicators applied column by column to the sector panels (the field's implementations)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ The label on date t uses closes t .. t+h, so it exists only once t+h has traded;
 purges training rows whose label window reaches into a test period. They live beside the
 features because the dataset cuts both together (features.dataset).
 """
+
 from __future__ import annotations
 
 import pandas as pd

@@ -9,6 +9,7 @@ each cohort's sectors (early-cycle, late-cycle, defensive). The cohort with the 
 leads if that average is positive and beats the runner-up by at least the neutral threshold;
 otherwise the window is "mixed". Concentrated mega-cap leadership can defeat this mapping.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ DISCLAIMER = "Descriptive, not predictive: sector momentum is a weak cross-secti
 DISPLAY_DIGITS = 3  # spreads are shown (and so tinted) at this precision, in percentage points
 
 
-def tint(spread_pp: float, threshold_pp: float) -> str:
+def tint(spread_pp: float | None, threshold_pp: float) -> str:
     """bull / bear / neutral for a spread as displayed, so a cell showing +0.500 is never neutral."""
     if spread_pp is None or not np.isfinite(spread_pp):
         return "n/a"
@@ -81,7 +82,10 @@ class RotationMatrix:
                 {
                     "sector": self.names.get(k, k),
                     "ticker": k,
-                    "spread_pp": {w: (None if pd.isna(v) else round(float(v), DISPLAY_DIGITS)) for w, v in self.spreads_pp.loc[k].items()},
+                    "spread_pp": {
+                        w: (None if pd.isna(v) else round(float(v), DISPLAY_DIGITS))
+                        for w, v in self.spreads_pp.loc[k].items()
+                    },
                     "tint": tints.loc[k].to_dict(),
                 }
                 for k in self.spreads_pp.index

@@ -1,4 +1,5 @@
 """Momentum: relative strength vs the benchmark over several windows, 12-1, trend, RRG coordinates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,13 @@ def trend(window: int) -> str:
 
 
 def momentum_columns(cfg: FeatureConfig) -> list[str]:
-    return [*(rel_return(n) for n in cfg.return_windows), MOM_12_1, *(trend(w) for w in cfg.trend_windows),
-            RS_RATIO, RS_MOMENTUM]
+    return [
+        *(rel_return(n) for n in cfg.return_windows),
+        MOM_12_1,
+        *(trend(w) for w in cfg.trend_windows),
+        RS_RATIO,
+        RS_MOMENTUM,
+    ]
 
 
 def log_relative_price(p: SectorPanels) -> pd.DataFrame:

@@ -5,6 +5,7 @@ uses those names; this registry lists the blocks in table order. Everyone else (
 baselines, serving's config, a loaded model) asks here, so a renamed or re-windowed feature is
 caught at start-up by `require_columns`, with the missing name, not as a 400 on every request.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -58,6 +59,8 @@ def require_columns(needed: Iterable[str], available: Iterable[str], who: str) -
     have = set(available)
     missing = [c for c in dict.fromkeys(needed) if c not in have]
     if missing:
-        raise ConfigError(f"{who} needs feature column(s) {', '.join(missing)} that the feature table does not "
-                          f"have (check the window settings in the features: section); it has e.g. "
-                          f"{', '.join(sorted(have)[:12])}")
+        raise ConfigError(
+            f"{who} needs feature column(s) {', '.join(missing)} that the feature table does not "
+            f"have (check the window settings in the features: section); it has e.g. "
+            f"{', '.join(sorted(have)[:12])}"
+        )

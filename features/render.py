@@ -1,4 +1,5 @@
 """Terminal and CSV renderings of the rotation matrix."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,10 @@ def print_matrix(m: RotationMatrix, source: str, console=None) -> None:
 
     console = console or Console()
     tints = m.tints()
-    table = Table(title=f"Sector rotation matrix vs {m.benchmark} — as of {m.as_of.date()} (spread, pp)",
-                  caption=f"source: {source}; neutral band ±{m.threshold_pp} pp; ordered by {m.order_window}")
+    table = Table(
+        title=f"Sector rotation matrix vs {m.benchmark} — as of {m.as_of.date()} (spread, pp)",
+        caption=f"source: {source}; neutral band ±{m.threshold_pp} pp; ordered by {m.order_window}",
+    )
     table.add_column("Sector")
     table.add_column("Ticker")
     for w in m.spreads_pp.columns:

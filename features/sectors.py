@@ -3,6 +3,7 @@
 Everything downstream (features, labels, matrix) works on these panels, aligned to the
 benchmark's trading dates, so a sector that starts late (XLC 2018) is simply NaN before it lists.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ import pandas as pd
 from features.bars import VALUE_COLUMNS
 from features.errors import DataError, RequestError
 from features.universe import Universe
-
 
 
 @dataclass
@@ -45,19 +45,21 @@ class SectorPanels:
             return len(self.dates) - 1
         pos = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
         if pos < 0:
-            raise RequestError(f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})")
+            raise RequestError(
+                f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})"
+            )
         return pos
 
-    def upto(self, as_of) -> "SectorPanels":
+    def upto(self, as_of) -> SectorPanels:
         """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""
         cut = lambda df: df.loc[: pd.Timestamp(as_of)]  # noqa: E731
-        return SectorPanels(
-            *(cut(getattr(self, f)) for f in VALUE_COLUMNS), cut(self.benchmark), cut(self.context), dict(self.names)
-        )
+        fields = {f: cut(getattr(self, f)) for f in VALUE_COLUMNS}
+        return SectorPanels(**fields, benchmark=cut(self.benchmark), context=cut(self.context), names=dict(self.names))
 
 
-def _wide_numpy(bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str],
-                dates: pd.DatetimeIndex, fields) -> dict[str, np.ndarray]:
+def _wide_numpy(
+    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str], dates: pd.DatetimeIndex, fields
+) -> dict[str, np.ndarray]:
     """Scatter tidy bars into (date x ticker) arrays in one pass, without pandas pivots.
 
     ``codes``/``uniques`` are the ticker column factorised once by the caller and mapped to
@@ -154,5 +156,4 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     benchmark = pd.DataFrame({f: wide[f][:, b] for f in VALUE_COLUMNS}, index=dates)
     context = pd.DataFrame(wide["close"][:, [column[t] for t in ctx_tickers]], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
-    return SectorPanels(**panels, benchmark=benchmark, context=context,
-                        names={s.key: s.name for s in universe.sectors})
+    return SectorPanels(**panels, benchmark=benchmark, context=context, names={s.key: s.name for s in universe.sectors})

@@ -1,6 +1,7 @@
 """One optional YAML file configures every layer: read and checked once per process (the command
 line's `--config`, or the server's SECTOR_HEATMAP_CONFIG), then each layer builds its own typed
 settings from its section (FeatureConfig, TrainConfig, ServingConfig)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,12 @@ class ConfigFile:
         return dict(self.sections.get(name) or {})
 
 
-def settings_from_mapping(cls: type[T], raw: Mapping[str, Any] | None, section: str,
-                          converters: Mapping[str, Callable[[Any], Any]] | None = None) -> T:
+def settings_from_mapping(
+    cls: type[T],
+    raw: Mapping[str, Any] | None,
+    section: str,
+    converters: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> T:
     """Build a settings dataclass from its YAML mapping; unknown keys are an error naming them.
 
     `converters` turn YAML lists into the tuples (or nested shapes) the dataclass declares.

@@ -1,4 +1,5 @@
 """The feature table: one row per (date, sector), every value computed from data up to that date."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Universes: which sectors, made of which tickers, against which benchmark (declared in YAML)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,10 +6,11 @@ the ValidationReport with ticker, file, row and date: a repair is never silent. 
 be told from a real market move (small adjustment steps where appended blocks meet) is left
 alone on purpose.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,17 @@ def _row(value) -> int | None:
 
 
 def emit_rows(
-    report: ValidationReport, ticker: str, where: str, kind: str, action: str,
-    rows: Sequence, dates: Sequence, details: Sequence[str], summary: str,
-    limit: int = DEFAULT_CONFIG.rows_listed, quoted: int = DEFAULT_CONFIG.rows_in_summary,
+    report: ValidationReport,
+    ticker: str,
+    where: str,
+    kind: str,
+    action: str,
+    rows: Sequence,
+    dates: Sequence,
+    details: Sequence[str],
+    summary: str,
+    limit: int = DEFAULT_CONFIG.rows_listed,
+    quoted: int = DEFAULT_CONFIG.rows_in_summary,
 ) -> None:
     """Report one finding per affected row, or one summary finding when there are many.
 
@@ -88,9 +97,19 @@ class _Checker:
     def emit(self, kind: str, action: str, df: pd.DataFrame, mask, details, summary: str) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
-            emit_rows(self.report, self.ticker, self.where, kind, action, df["row"].to_numpy()[mask],
-                      df["date"].to_numpy()[mask], details, summary, self.cfg.rows_listed,
-                      self.cfg.rows_in_summary)
+            emit_rows(
+                self.report,
+                self.ticker,
+                self.where,
+                kind,
+                action,
+                df["row"].to_numpy()[mask],
+                df["date"].to_numpy()[mask],
+                details,
+                summary,
+                self.cfg.rows_listed,
+                self.cfg.rows_in_summary,
+            )
 
     def note(self, kind: str, action: str, detail: str, row=None, date=None) -> None:
         self.report.add(Finding(self.ticker, kind, action, detail, self.where, _row(row), _iso(date)))
@@ -106,8 +125,11 @@ def _coerce(df: pd.DataFrame) -> pd.DataFrame:
             dates = dates.dt.tz_localize(None)
     cols = {"date": dates.to_numpy().astype("datetime64[D]").astype("datetime64[ns]")}  # floor to the day
     for col in VALUE_COLUMNS:
-        values = (pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                  if col in df else np.full(n, np.nan))
+        values = (
+            pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            if col in df
+            else np.full(n, np.nan)
+        )
         cols[col] = np.where(np.isfinite(values), values, np.nan)
     cols["row"] = pd.array(df["row"].to_numpy() if "row" in df else [pd.NA] * n, dtype="Int64")
     return pd.DataFrame(cols)
@@ -120,8 +142,14 @@ def _fmt(x: float) -> str:
 def _drop_undated(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     """A row without a date cannot be placed on the calendar, so it is dropped."""
     bad = df["date"].isna().to_numpy()
-    chk.emit("unparsable_row", "dropped", df, bad, ["date missing or not a date"] * int(bad.sum()),
-             "date missing or not a date")
+    chk.emit(
+        "unparsable_row",
+        "dropped",
+        df,
+        bad,
+        ["date missing or not a date"] * int(bad.sum()),
+        "date missing or not a date",
+    )
     return df[~bad]
 
 
@@ -151,11 +179,16 @@ def _drop_duplicate_dates(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     chk.emit("duplicate_date", "dropped", df, dup, details, "duplicate date, earlier occurrence dropped")
     if material.any():
         worst = int(np.nanargmax(np.where(material, diff, -1.0)))
-        chk.note("duplicate_conflict", "noted",
-                 f"{int(material.sum())} duplicated date(s) disagree on close by more than "
-                 f"{tolerance:.0%}; worst {diff[worst]:.1%}: row {_row(gone['row'].iloc[worst])} "
-                 f"{_fmt(gone['close'].iloc[worst])} (dropped) vs row {_row(kept_row[worst])} "
-                 f"{_fmt(kept_close[worst])} (kept)", gone["row"].iloc[worst], gone["date"].iloc[worst])
+        chk.note(
+            "duplicate_conflict",
+            "noted",
+            f"{int(material.sum())} duplicated date(s) disagree on close by more than "
+            f"{tolerance:.0%}; worst {diff[worst]:.1%}: row {_row(gone['row'].iloc[worst])} "
+            f"{_fmt(gone['close'].iloc[worst])} (dropped) vs row {_row(kept_row[worst])} "
+            f"{_fmt(kept_close[worst])} (kept)",
+            gone["row"].iloc[worst],
+            gone["date"].iloc[worst],
+        )
     return df[~dup]
 
 
@@ -168,17 +201,28 @@ def _sort_dates(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     late = np.r_[False, dates[1:] < prev_max]
     if not late.any():
         return df
-    chk.emit("unsorted", "repaired", df, late,
-             [f"dated before an earlier row's {_iso(p)}; rows sorted by date" for p in prev_max[late[1:]]],
-             "dates out of order; rows sorted by date")
+    chk.emit(
+        "unsorted",
+        "repaired",
+        df,
+        late,
+        [f"dated before an earlier row's {_iso(p)}; rows sorted by date" for p in prev_max[late[1:]]],
+        "dates out of order; rows sorted by date",
+    )
     return df.sort_values("date", kind="stable")
 
 
 def _drop_missing_close(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     """Close is the one price we cannot invent, so a row without one is dropped."""
     missing = df["close"].isna().to_numpy()
-    chk.emit("missing_price", "dropped", df, missing, ["close missing or not a number"] * int(missing.sum()),
-             "close missing or not a number")
+    chk.emit(
+        "missing_price",
+        "dropped",
+        df,
+        missing,
+        ["close missing or not a number"] * int(missing.sum()),
+        "close missing or not a number",
+    )
     return df[~missing]
 
 
@@ -186,8 +230,7 @@ def _drop_nonpositive_close(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     """A close <= 0 is no price at all (and breaks log returns); like a missing one it cannot be invented."""
     close = df["close"].to_numpy()
     nonpos = close <= 0
-    chk.emit("nonpositive_price", "dropped", df, nonpos, [f"close {_fmt(c)} <= 0" for c in close[nonpos]],
-             "close <= 0")
+    chk.emit("nonpositive_price", "dropped", df, nonpos, [f"close {_fmt(c)} <= 0" for c in close[nonpos]], "close <= 0")
     return df[~nonpos]
 
 
@@ -218,9 +261,14 @@ def _swap_high_low(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     swap = h < l
     if not swap.any():
         return df
-    chk.emit("high_below_low", "repaired", df, swap,
-             [f"high {_fmt(a)} < low {_fmt(b)}; swapped" for a, b in zip(h[swap], l[swap])],
-             "high < low, swapped")
+    chk.emit(
+        "high_below_low",
+        "repaired",
+        df,
+        swap,
+        [f"high {_fmt(a)} < low {_fmt(b)}; swapped" for a, b in zip(h[swap], l[swap])],
+        "high < low, swapped",
+    )
     return df.assign(high=np.where(swap, l, h), low=np.where(swap, h, l))
 
 
@@ -235,10 +283,17 @@ def _widen_range(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     for name, x in (("close", c), ("open", o)):
         out = (x > h * (1 + tol)) | (x < l * (1 - tol))
         if out.any():
-            chk.emit(f"{name}_outside_range", "repaired", df, out,
-                     [f"{name} {_fmt(v)} outside [low {_fmt(a)}, high {_fmt(b)}]; range widened to include it"
-                      for v, a, b in zip(x[out], l[out], h[out])],
-                     f"{name} outside [low, high], range widened")
+            chk.emit(
+                f"{name}_outside_range",
+                "repaired",
+                df,
+                out,
+                [
+                    f"{name} {_fmt(v)} outside [low {_fmt(a)}, high {_fmt(b)}]; range widened to include it"
+                    for v, a, b in zip(x[out], l[out], h[out])
+                ],
+                f"{name} outside [low, high], range widened",
+            )
     return df.assign(high=np.maximum(h, np.maximum(c, o)), low=np.minimum(l, np.minimum(c, o)))
 
 
@@ -246,8 +301,14 @@ def _blank_negative_volume(df: pd.DataFrame, chk: _Checker) -> pd.DataFrame:
     """A negative volume is impossible but says nothing about the prices: it becomes missing, the row stays."""
     vol = df["volume"].to_numpy(copy=True)
     neg = vol < 0
-    chk.emit("negative_volume", "repaired", df, neg, [f"volume {_fmt(v)} < 0; set to missing" for v in vol[neg]],
-             "volume < 0, set to missing")
+    chk.emit(
+        "negative_volume",
+        "repaired",
+        df,
+        neg,
+        [f"volume {_fmt(v)} < 0; set to missing" for v in vol[neg]],
+        "volume < 0, set to missing",
+    )
     vol[neg] = np.nan
     return df.assign(volume=vol)
 
@@ -287,9 +348,14 @@ def _calendar_checks(
         on = judged & (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == d)
         off = judged & ~on
         if off.any():
-            chk.emit("non_session", "dropped", df, off,
-                     [f"{pd.Timestamp(x):%a %Y-%m-%d} is not a {calendar} session" for x in d[off]],
-                     f"not a {calendar} session")
+            chk.emit(
+                "non_session",
+                "dropped",
+                df,
+                off,
+                [f"{pd.Timestamp(x):%a %Y-%m-%d} is not a {calendar} session" for x in d[off]],
+                f"not a {calendar} session",
+            )
             df = frames[ticker] = df[~off]
             d, pos, on = d[~off], pos[~off], on[~off]
         p = pos[on]
@@ -300,10 +366,15 @@ def _calendar_checks(
         missing = int(holes.sum())
         if missing:
             k = int(np.argmax(holes))
-            chk.note("calendar_gap", "noted",
-                     f"{missing} {calendar} session(s) missing between {_iso(days[p[0]])} and {_iso(days[p[-1]])}; "
-                     f"largest gap {int(holes[k])} session(s) from {_iso(days[p[k] + 1])} to "
-                     f"{_iso(days[p[k + 1] - 1])}; not filled", None, days[p[k] + 1])
+            chk.note(
+                "calendar_gap",
+                "noted",
+                f"{missing} {calendar} session(s) missing between {_iso(days[p[0]])} and {_iso(days[p[-1]])}; "
+                f"largest gap {int(holes[k])} session(s) from {_iso(days[p[k] + 1])} to "
+                f"{_iso(days[p[k + 1] - 1])}; not filled",
+                None,
+                days[p[k] + 1],
+            )
     return days, last
 
 
@@ -351,16 +422,21 @@ def _repair_splits(df: pd.DataFrame, market: Callable[[], pd.Series], chk: _Chec
         m_hi = level.asof(pd.Timestamp(dates[i + 1])) if len(level) else np.nan
         move = m_hi - m_lo
         w = cfg.split_vol_window
-        around = np.r_[abs_r[max(0, i - w):i], abs_r[i + 1:i + 1 + w]]
+        around = np.r_[abs_r[max(0, i - w) : i], abs_r[i + 1 : i + 1 + w]]
         sigma = MAD_TO_SD * np.median(around) if len(around) else np.nan
         if not (abs(move) < cfg.split_max_market_move) or not (abs_r[i] >= cfg.split_min_sigmas * sigma):
             continue  # market shared the move, no market data, or the series is just that volatile
         k = 1.0 / ratios[best[i]]
         factor[i] *= k
-        chk.note("unadjusted_split", "repaired",
-                 f"close {_fmt(close[i])} -> {_fmt(close[i + 1])} (x{close[i + 1] / close[i]:.3f}) looks like an "
-                 f"unadjusted {labels[best[i]]}; market moved {np.expm1(move):+.1%}; the {i + 1} earlier row(s) "
-                 f"scaled: prices x{k:g}, volume x{1 / k:g}", df["row"].iloc[i + 1], dates[i + 1])
+        chk.note(
+            "unadjusted_split",
+            "repaired",
+            f"close {_fmt(close[i])} -> {_fmt(close[i + 1])} (x{close[i + 1] / close[i]:.3f}) looks like an "
+            f"unadjusted {labels[best[i]]}; market moved {np.expm1(move):+.1%}; the {i + 1} earlier row(s) "
+            f"scaled: prices x{k:g}, volume x{1 / k:g}",
+            df["row"].iloc[i + 1],
+            dates[i + 1],
+        )
     if (factor == 1.0).all():
         return df
     scale = np.cumprod(factor[::-1])[::-1]  # row j: product of all split factors after it
@@ -387,8 +463,12 @@ def _repair_all_splits(
 
 
 def _note_stale(
-    frames: dict[str, pd.DataFrame], checkers: dict[str, _Checker], days: np.ndarray, last_pos: dict[str, int],
-    calendar: str, cfg: ValidationConfig,
+    frames: dict[str, pd.DataFrame],
+    checkers: dict[str, _Checker],
+    days: np.ndarray,
+    last_pos: dict[str, int],
+    calendar: str,
+    cfg: ValidationConfig,
 ) -> None:
     """A series that stopped updating quietly drops out of the newest dates: say so (nothing is extended)."""
     if not last_pos:
@@ -399,14 +479,21 @@ def _note_stale(
         if ticker in frames and behind > cfg.stale_sessions:
             end = frames[ticker]["date"].iloc[-1]
             checkers[ticker].note(
-                "stale", "noted",
+                "stale",
+                "noted",
                 f"series ends {_iso(end)}, {behind} {calendar} sessions before the newest date across "
-                f"tickers ({_iso(days[newest])})", date=end)
+                f"tickers ({_iso(days[newest])})",
+                date=end,
+            )
 
 
 def validate(
-    raw: dict[str, pd.DataFrame], where: dict[str, str], calendar: str = "XNYS",
-    benchmark: str | None = None, as_of=None, config: ValidationConfig = DEFAULT_CONFIG,
+    raw: dict[str, pd.DataFrame],
+    where: dict[str, str],
+    calendar: str = "XNYS",
+    benchmark: str | None = None,
+    as_of=None,
+    config: ValidationConfig = DEFAULT_CONFIG,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Check and repair raw per-ticker bars; returns tidy bars and the report.
 

@@ -1,4 +1,5 @@
 """Volatility: realised and downside volatility, ATR % (TA-Lib) and beta to the benchmark."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,12 @@ def _mid_window(cfg: FeatureConfig) -> int:
 
 
 def volatility_columns(cfg: FeatureConfig) -> list[str]:
-    return [*(realised_vol(w) for w in cfg.volatility_windows), downside_vol(_mid_window(cfg)), ATR_PCT,
-            beta(cfg.beta_window)]
+    return [
+        *(realised_vol(w) for w in cfg.volatility_windows),
+        downside_vol(_mid_window(cfg)),
+        ATR_PCT,
+        beta(cfg.beta_window),
+    ]
 
 
 def daily_log_returns(close: pd.DataFrame | pd.Series):
@@ -42,8 +47,7 @@ def volatility_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.Dat
     rb = daily_log_returns(p.benchmark["close"])
     annual = cfg.sessions_per_year
     out = {
-        realised_vol(w): r.rolling(w, min_periods=w * 2 // 3).std() * np.sqrt(annual)
-        for w in cfg.volatility_windows
+        realised_vol(w): r.rolling(w, min_periods=w * 2 // 3).std() * np.sqrt(annual) for w in cfg.volatility_windows
     }
     mid = _mid_window(cfg)
     down = r.clip(upper=0.0) ** 2

@@ -1,5 +1,6 @@
 """Volume: participation growth, volume relative to the benchmark's, money flow and market-implied
 sentiment (TA-Lib)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +48,9 @@ def volume_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFra
         VOLUME_GROWTH_1W: volume_growth(p.volume, s, l),
         VOLUME_GROWTH_1M: volume_growth(p.volume, ms, ml),
         # sector volume as a share of the benchmark's, vs its own norm: money rotating in or out
-        RELATIVE_VOLUME: _log_ratio(share.rolling(s, min_periods=1).mean(), share.rolling(l, min_periods=l // 2).mean()),
+        RELATIVE_VOLUME: _log_ratio(
+            share.rolling(s, min_periods=1).mean(), share.rolling(l, min_periods=l // 2).mean()
+        ),
     }
     adosc = per_sector(p, "ADOSC", *cfg.adosc_periods)
     w, least = cfg.adosc_norm_window

@@ -4,6 +4,7 @@ Checked in one ASGI middleware (so the JSON APIs, GET /model and the /ui pages s
 before BentoML sees the request: BentoML itself would replace any 401/403 message with a bare
 "Authorization error", and the caller deserves to know which header is missing.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -44,7 +45,7 @@ class ApiKeyMiddleware:
             problem = None
             try:
                 expected = self.expected_key()
-            except Exception:  # noqa: BLE001 - no service instance yet: refuse rather than let through
+            except Exception:
                 problem = (503, "service is starting")
             else:
                 provided = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER_NAME), None)

@@ -5,12 +5,16 @@ Why: a heatmap costs ~50 ms to build and a PNG ~1 s to draw, while the answer fo
 or the model is reloaded. Concurrent misses for one key share a single computation (run in a
 worker thread, so the event loop keeps answering cached requests and probes meanwhile).
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ResponseCache:
@@ -42,7 +46,7 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._data)
 
-    async def get_or_compute(self, key: Hashable, compute: Callable[[], object]) -> tuple[object, bool]:
+    async def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
         """(value, was_cached). `compute` runs in a thread; its exception reaches every waiter and is not cached."""
         value = self.get(key)
         if value is not None:

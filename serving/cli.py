@@ -1,4 +1,5 @@
 """`sector-heatmap`: one command, a subcommand per job. Heavy imports happen inside each job."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,6 @@ from features.findings import DataValidationError
 from features.settings import ConfigFile
 from serving import commands as serving_cli
 from training import cli as training_cli
-
 
 
 def build_parser() -> argparse.ArgumentParser:

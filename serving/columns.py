@@ -4,6 +4,7 @@ The JSON response is built from these (each sector's cells and the `columns` lis
 the PNG and the terminal table draw that list with `display_format`; the MCP tools and news
 columns to come add entries here, nowhere else.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -51,8 +52,14 @@ class Column:
     def header(self) -> dict:
         """The column as the response's `columns.descriptive` lists it."""
         head = {"key": self.key, "tint_key": self.tint_key} if self.tint_key else {"key": self.key}
-        return {**head, "metric": self.metric, "label": self.label, "short": self.short, "unit": self.unit,
-                "description": self.description}
+        return {
+            **head,
+            "metric": self.metric,
+            "label": self.label,
+            "short": self.short,
+            "unit": self.unit,
+            "description": self.description,
+        }
 
 
 # unit -> (digits shown, signed): the renderers' number format, declared with the units
@@ -63,52 +70,123 @@ def display_format(unit: str) -> tuple[int, bool]:
     return DISPLAY_FORMAT.get(unit, (2, False))
 
 
-def descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: FeatureConfig,
-                        bench: str) -> list[Column]:
+def _spread_of(window: str) -> Callable[[Row, Row], float | None]:
+    """The value of the relative-return column of `window`: its spread, pp."""
+    return lambda features, spreads: rounded(spreads[window], PP_DIGITS)
+
+
+def descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: FeatureConfig, bench: str) -> list[Column]:
     """The descriptive columns for a request, in response order (the registry itself)."""
     thr = fcfg.neutral_threshold_pp
     vol_col, volat_col = cfg.volume_for_timeframe[timeframe], cfg.volatility_for_timeframe[timeframe]
     cols: list[Column] = []
     if "performance" in metrics:
-        cols += [Column(f"rel_return_pp.{w}", "performance", f"{w} rel. return", w, "pp",
-                        f"sector minus {bench} total return over {w} ({fcfg.return_windows[w]} sessions)",
-                        value=lambda f, s, w=w: rounded(s[w], PP_DIGITS),
-                        tint_key=f"rel_return_tint.{w}", tint=lambda v: tint(v, thr))
-                 for w in cfg.descriptive_windows]
+        cols += [
+            Column(
+                f"rel_return_pp.{w}",
+                "performance",
+                f"{w} rel. return",
+                w,
+                "pp",
+                f"sector minus {bench} total return over {w} ({fcfg.return_windows[w]} sessions)",
+                value=_spread_of(w),
+                tint_key=f"rel_return_tint.{w}",
+                tint=lambda v: tint(v, thr),
+            )
+            for w in cfg.descriptive_windows
+        ]
     if "momentum" in metrics:
         cols += [
-            Column("momentum_12_1_pp", "momentum", "12-1 momentum", "Mom", "pp",
-                   f"log relative return vs {bench} from 12 months to 1 month ago",
-                   value=lambda f, s: rounded(100.0 * f.get(MOM_12_1, np.nan), PP_DIGITS)),
-            Column("rs_ratio", "momentum", "RS-ratio", "RS", "index", "relative strength vs its trend, 100 = neutral",
-                   value=lambda f, s: rounded(f.get(RS_RATIO), 2), listed=False),
-            Column("rs_momentum", "momentum", "RS-momentum", "RSm", "index", "rate of change of the RS-ratio",
-                   value=lambda f, s: rounded(f.get(RS_MOMENTUM), 2), listed=False),
+            Column(
+                "momentum_12_1_pp",
+                "momentum",
+                "12-1 momentum",
+                "Mom",
+                "pp",
+                f"log relative return vs {bench} from 12 months to 1 month ago",
+                value=lambda f, s: rounded(100.0 * f.get(MOM_12_1, np.nan), PP_DIGITS),
+            ),
+            Column(
+                "rs_ratio",
+                "momentum",
+                "RS-ratio",
+                "RS",
+                "index",
+                "relative strength vs its trend, 100 = neutral",
+                value=lambda f, s: rounded(f.get(RS_RATIO), 2),
+                listed=False,
+            ),
+            Column(
+                "rs_momentum",
+                "momentum",
+                "RS-momentum",
+                "RSm",
+                "index",
+                "rate of change of the RS-ratio",
+                value=lambda f, s: rounded(f.get(RS_MOMENTUM), 2),
+                listed=False,
+            ),
         ]
     if "volume_growth" in metrics:
         cols += [
-            Column("volume_growth_pct", "volume_growth", "Volume growth", "VolGr", "%",
-                   f"short vs long average volume ({vol_col})",
-                   value=lambda f, s: rounded(pct_from_log(f.get(vol_col, np.nan)), 2)),
-            Column("relative_volume_pct", "volume_growth", "Relative volume", "RelVol", "%",
-                   "volume as a share of the benchmark's vs its own norm",
-                   value=lambda f, s: rounded(pct_from_log(f.get(RELATIVE_VOLUME, np.nan)), 2), listed=False),
+            Column(
+                "volume_growth_pct",
+                "volume_growth",
+                "Volume growth",
+                "VolGr",
+                "%",
+                f"short vs long average volume ({vol_col})",
+                value=lambda f, s: rounded(pct_from_log(f.get(vol_col, np.nan)), 2),
+            ),
+            Column(
+                "relative_volume_pct",
+                "volume_growth",
+                "Relative volume",
+                "RelVol",
+                "%",
+                "volume as a share of the benchmark's vs its own norm",
+                value=lambda f, s: rounded(pct_from_log(f.get(RELATIVE_VOLUME, np.nan)), 2),
+                listed=False,
+            ),
         ]
     if "volatility" in metrics:
-        cols.append(Column("volatility_pct", "volatility", "Volatility", "Volat", "% ann.",
-                           f"annualised realised volatility ({volat_col})",
-                           value=lambda f, s: rounded(100.0 * f.get(volat_col, np.nan), 2)))
+        cols.append(
+            Column(
+                "volatility_pct",
+                "volatility",
+                "Volatility",
+                "Volat",
+                "% ann.",
+                f"annualised realised volatility ({volat_col})",
+                value=lambda f, s: rounded(100.0 * f.get(volat_col, np.nan), 2),
+            )
+        )
     if "sentiment_score" in metrics:
-        cols.append(Column("sentiment_score", "sentiment_score", "Sentiment", "Sent", "0-1",
-                           "market-implied: mean of RSI and money-flow index, rescaled to 0..1",
-                           value=lambda f, s: rounded(f.get(SENTIMENT_SCORE), 3)))
+        cols.append(
+            Column(
+                "sentiment_score",
+                "sentiment_score",
+                "Sentiment",
+                "Sent",
+                "0-1",
+                "market-implied: mean of RSI and money-flow index, rescaled to 0..1",
+                value=lambda f, s: rounded(f.get(SENTIMENT_SCORE), 3),
+            )
+        )
     return cols
 
 
 def feature_inputs(cfg: ServingConfig) -> list[str]:
     """Every feature column the descriptive columns can read, for the start-up check."""
-    return [MOM_12_1, RS_RATIO, RS_MOMENTUM, RELATIVE_VOLUME, SENTIMENT_SCORE,
-            *cfg.volume_for_timeframe.values(), *cfg.volatility_for_timeframe.values()]
+    return [
+        MOM_12_1,
+        RS_RATIO,
+        RS_MOMENTUM,
+        RELATIVE_VOLUME,
+        SENTIMENT_SCORE,
+        *cfg.volume_for_timeframe.values(),
+        *cfg.volatility_for_timeframe.values(),
+    ]
 
 
 def descriptive_cells(columns: list[Column], features: Row, spreads: Row) -> dict:
@@ -147,8 +225,10 @@ def predicted_cells(prediction: Row, horizons, thr: float) -> dict:
         pp = rounded(100.0 * prediction.get(f"pred_{h}", np.nan), PP_DIGITS)
         out[h] = {
             "expected_rel_return_pp": pp,
-            "interval_pp": [rounded(100.0 * prediction.get(f"lower_{h}", np.nan), PP_DIGITS),
-                            rounded(100.0 * prediction.get(f"upper_{h}", np.nan), PP_DIGITS)],
+            "interval_pp": [
+                rounded(100.0 * prediction.get(f"lower_{h}", np.nan), PP_DIGITS),
+                rounded(100.0 * prediction.get(f"upper_{h}", np.nan), PP_DIGITS),
+            ],
             "prob_outperform": rounded(prediction.get(f"prob_outperform_{h}", np.nan), 3),
             "rank": _rank(prediction.get(f"rank_{h}", np.nan)),
             "tint": tint(pp, thr),

@@ -1,4 +1,5 @@
 """`sector-heatmap heatmap` (the service's response in the terminal or a file) and `sector-heatmap serve`."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,13 @@ def print_heatmap(resp: dict, console=None) -> None:
     if banner:
         console.print(f"[bold white on red] {banner} [/]")
     tm = table_model(resp)
-    table = Table(title=f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} "
-                        f"({resp['timeframe']})", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption=f"source {resp['data_source']}; data through {resp['data_through']}; "
-                          f"desc = {DESCRIPTIVE_TITLE}; pred = {PREDICTED_TITLE}, expected relative return pp (rank)")
+    table = Table(
+        title=f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=f"source {resp['data_source']}; data through {resp['data_through']}; "
+        f"desc = {DESCRIPTIVE_TITLE}; pred = {PREDICTED_TITLE}, expected relative return pp (rank)",
+    )
     table.add_column("Sector", no_wrap=True)
     for label in tm.descriptive_short:
         table.add_column(f"{label}\ndesc", justify="right")
@@ -41,7 +45,9 @@ def print_heatmap(resp: dict, console=None) -> None:
     table.add_column("Health", justify="right")
     for s, dcells, pcells, health in tm.rows:
         ranks = [(s.get("predicted") or {}).get(h, {}).get("rank") for h in tm.predicted_short]
-        pred = [f"{c.text} ({'#' + str(r) if r else '-'})" if s.get("predicted") else c.text for c, r in zip(pcells, ranks)]
+        pred = [
+            f"{c.text} ({'#' + str(r) if r else '-'})" if s.get("predicted") else c.text for c, r in zip(pcells, ranks)
+        ]
         texts = [*(c.text for c in dcells), *pred, health.text]
         cells = [f"[black on {c.bg}]{t}[/]" for c, t in zip((*dcells, *pcells, health), texts)]
         table.add_row(s["ticker"], *cells)
@@ -60,8 +66,9 @@ def cmd_heatmap(args) -> int:
     settings = ServerSettings.from_file(config_file(args), args.source)
     cfg = settings.cfg
     metrics = ",".join(args.metrics) if args.metrics else None  # `--metrics a,b c`: the request splits on commas
-    req = HeatmapRequest.parse({"universe": args.universe, "timeframe": args.timeframe, "metrics": metrics,
-                                "as_of": args.as_of}, cfg)
+    req = HeatmapRequest.parse(
+        {"universe": args.universe, "timeframe": args.timeframe, "metrics": metrics, "as_of": args.as_of}, cfg
+    )
     if args.format == "png" and not args.output:
         raise RequestError("--format: png needs --output FILE")
     u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
@@ -111,8 +118,11 @@ def cmd_serve(args) -> int:
     from serving.state import DEFAULT_SOURCE, SOURCE_ENV
 
     argv, env = serve_command(args)
-    print(f"serving on http://{args.host}:{args.port} (source {env.get(SOURCE_ENV, DEFAULT_SOURCE)}); "
-          f"docs at /, heatmap page at /ui/heatmap", file=sys.stderr)
+    print(
+        f"serving on http://{args.host}:{args.port} (source {env.get(SOURCE_ENV, DEFAULT_SOURCE)}); "
+        f"docs at /, heatmap page at /ui/heatmap",
+        file=sys.stderr,
+    )
     Path(env["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
     os.execvpe(argv[0], argv, env)  # becomes the server: signals (Ctrl-C, SIGTERM) reach BentoML directly
     return 0  # not reached
@@ -129,8 +139,12 @@ def register(sub) -> None:
     add_source_options(p)
     p.add_argument("--as-of", default=None, help="date (YYYY-MM-DD); default: latest data")
     p.add_argument("--timeframe", default=None, help="1D | 1W | 1M | 3M (default 1M)")
-    p.add_argument("--metrics", nargs="+", default=None,
-                   help="any of performance volume_growth momentum sentiment_score volatility predicted (default all)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=None,
+        help="any of performance volume_growth momentum sentiment_score volatility predicted (default all)",
+    )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--output", default=None, help="write to FILE instead of stdout (required for png)")
     p.set_defaults(func=cmd_heatmap)

@@ -3,6 +3,7 @@
 The request vocabulary (timeframes, metric names) lives here too, so the API, the command
 line and the validation all agree on it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,26 +18,50 @@ class ServingConfig:
     # request vocabulary (the seed's get_sector_heatmap, plus volatility and predicted)
     timeframes: tuple[str, ...] = ("1D", "1W", "1M", "3M")
     default_timeframe: str = "1M"
-    metrics: tuple[str, ...] = ("performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted")
+    metrics: tuple[str, ...] = (
+        "performance",
+        "volume_growth",
+        "momentum",
+        "sentiment_score",
+        "volatility",
+        "predicted",
+    )
     # descriptive relative-return columns (names of FeatureConfig.return_windows)
     descriptive_windows: tuple[str, ...] = ("1D", "1W", "1M", "3M", "12M")
     # which forecast horizon / feature column answers each timeframe
-    horizon_for_timeframe: dict[str, str] = field(default_factory=lambda: {"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"})
-    volume_for_timeframe: dict[str, str] = field(default_factory=lambda: {
-        "1D": "volume_growth_1w", "1W": "volume_growth_1w", "1M": "volume_growth_1m", "3M": "volume_growth_1m"})
-    volatility_for_timeframe: dict[str, str] = field(default_factory=lambda: {
-        "1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"})
+    horizon_for_timeframe: dict[str, str] = field(
+        default_factory=lambda: {"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"}
+    )
+    volume_for_timeframe: dict[str, str] = field(
+        default_factory=lambda: {
+            "1D": "volume_growth_1w",
+            "1W": "volume_growth_1w",
+            "1M": "volume_growth_1m",
+            "3M": "volume_growth_1m",
+        }
+    )
+    volatility_for_timeframe: dict[str, str] = field(
+        default_factory=lambda: {"1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"}
+    )
     # health score: component -> inputs (feature columns, or spread_<W> / relative_volume_signed / pred)
-    health_components: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "relative_strength": ("spread_1M", "spread_3M", "spread_12M"),
-        "trend": ("mom_12_1", "trend_sma50", "trend_sma200", "rs_momentum"),
-        "volume": ("updown_volume_21d", "adosc_norm", "relative_volume_signed"),
-        "sentiment": ("sentiment_score",),
-        "predicted": ("pred",),
-    })
-    health_weights: dict[str, float] = field(default_factory=lambda: {
-        "relative_strength": 0.35, "trend": 0.20, "volume": 0.15, "sentiment": 0.10, "predicted": 0.20,
-    })
+    health_components: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "relative_strength": ("spread_1M", "spread_3M", "spread_12M"),
+            "trend": ("mom_12_1", "trend_sma50", "trend_sma200", "rs_momentum"),
+            "volume": ("updown_volume_21d", "adosc_norm", "relative_volume_signed"),
+            "sentiment": ("sentiment_score",),
+            "predicted": ("pred",),
+        }
+    )
+    health_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "relative_strength": 0.35,
+            "trend": 0.20,
+            "volume": 0.15,
+            "sentiment": 0.10,
+            "predicted": 0.20,
+        }
+    )
     volume_confirm_window: str = "1M"  # relative volume counts as confirmation in the direction of this spread
     full_skill_rank_ic: float = 0.10  # a significant out-of-sample rank IC this high earns the full predicted weight
     # freshness: stale when the data is this many sessions (or more) behind the last expected session
@@ -49,8 +74,10 @@ class ServingConfig:
 
     def __post_init__(self) -> None:
         if set(self.health_weights) != set(self.health_components):
-            raise ConfigError(f"serving config: health_weights keys {sorted(self.health_weights)} must match "
-                             f"health_components {sorted(self.health_components)}")
+            raise ConfigError(
+                f"serving config: health_weights keys {sorted(self.health_weights)} must match "
+                f"health_components {sorted(self.health_components)}"
+            )
         bad = {k: w for k, w in self.health_weights.items() if not w >= 0}
         if bad:
             raise ConfigError(f"serving config: health_weights must be >= 0, got {bad}")
@@ -70,17 +97,24 @@ class ServingConfig:
     @property
     def spread_windows(self) -> tuple[str, ...]:
         """Every relative-return window the heatmap needs: displayed ones and the health inputs."""
-        used = [n.removeprefix("spread_") for ins in self.health_components.values() for n in ins if n.startswith("spread_")]
+        used = [
+            n.removeprefix("spread_") for ins in self.health_components.values() for n in ins if n.startswith("spread_")
+        ]
         return tuple(dict.fromkeys([*self.descriptive_windows, *self.timeframes, *used, self.volume_confirm_window]))
 
     @classmethod
-    def from_mapping(cls, raw: dict | None) -> "ServingConfig":
+    def from_mapping(cls, raw: dict | None) -> ServingConfig:
         """Build from a YAML mapping; unknown keys are an error naming the key."""
         from features.settings import settings_from_mapping
 
         strs = lambda v: tuple(str(x) for x in v)  # noqa: E731
-        return settings_from_mapping(cls, raw, "serving", {
-            **{k: strs for k in ("timeframes", "metrics", "descriptive_windows", "universes")},
-            "health_components": lambda v: {k: tuple(x) for k, x in v.items()},
-            "color_stops": lambda v: tuple((float(a), str(c)) for a, c in v),
-        })
+        return settings_from_mapping(
+            cls,
+            raw,
+            "serving",
+            {
+                **{k: strs for k in ("timeframes", "metrics", "descriptive_windows", "universes")},
+                "health_components": lambda v: {k: tuple(x) for k, x in v.items()},
+                "color_stops": lambda v: tuple((float(a), str(c)) for a, c in v),
+            },
+        )

@@ -3,6 +3,7 @@
 The expected last session is the last one before today: today's close may not be in yet, so a
 normal morning is 0 sessions behind, and a weekend or holiday never makes data look stale.
 """
+
 from __future__ import annotations
 
 import functools

@@ -19,6 +19,7 @@ The predicted weight is its base weight times the model's measured out-of-sample
 So an unproven model adds nothing, and with no model the descriptive weights are renormalised.
 Percentiles use that date's sectors only, so the score ranks sectors; it is not a forecast.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ class HealthResult:
     weights: pd.DataFrame  # sector x component, effective weights summing to 1 per sector
 
 
-def health_scores(inputs: pd.DataFrame, components: dict[str, tuple[str, ...]], weights: dict[str, float]) -> HealthResult:
+def health_scores(
+    inputs: pd.DataFrame, components: dict[str, tuple[str, ...]], weights: dict[str, float]
+) -> HealthResult:
     """Score each row of `inputs` (sector x input column, one date) by the documented formula.
 
     Inputs that are absent (e.g. `pred` with no model) count as missing, never as zero.

@@ -5,6 +5,7 @@ slices one date, runs the champion on 11 rows and assembles JSON-ready values. D
 columns (what happened) and predicted columns (what the model expects) stay in separate,
 labelled groups; the health score is returned with its components, weights and formula.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -63,8 +64,9 @@ def _rows_on(table: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     except KeyError:
         dates = table.index.get_level_values("date")
         if len(dates) and day < dates.min():
-            raise RequestError(f"as_of: no sector has data on or before {day.date()} "
-                               f"(the first sector data is {dates.min().date()})") from None
+            raise RequestError(
+                f"as_of: no sector has data on or before {day.date()} (the first sector data is {dates.min().date()})"
+            ) from None
         raise DataError(f"the feature table has no rows for {day.date()}; rebuild it from the same panels") from None
 
 
@@ -74,12 +76,13 @@ def _predict(champion, rows: pd.DataFrame, status: str) -> tuple[pd.DataFrame | 
         return None, status
     try:
         return champion.forecaster.predict(rows), status
-    except Exception as exc:  # noqa: BLE001 - a broken model must never break the heatmap
+    except Exception as exc:
         return None, f"unavailable: prediction failed ({type(exc).__name__}: {exc})"
 
 
-def _health_inputs(rows: pd.DataFrame, spreads: pd.DataFrame, preds: pd.DataFrame | None, horizon: str,
-                   cfg: ServingConfig) -> pd.DataFrame:
+def _health_inputs(
+    rows: pd.DataFrame, spreads: pd.DataFrame, preds: pd.DataFrame | None, horizon: str, cfg: ServingConfig
+) -> pd.DataFrame:
     """Sector x input values for the health components (derived inputs computed here)."""
     needed = dict.fromkeys(c for cols in cfg.health_components.values() for c in cols)
     spreads = spreads.reindex(rows.index)
@@ -106,16 +109,26 @@ def model_card(champion) -> dict | None:
     card = champion.card or {}
     fc = champion.forecaster
     skill = card.get("skill") or {h: hm.skill for h, hm in fc.horizons.items()}
-    return _plain({
-        **{k: card.get(k) for k in CARD_KEYS},
-        "interval_coverage": fc.coverage,
-        "horizons": {h: hm.sessions for h, hm in fc.horizons.items()},
-        "skill": {h: {**(skill.get(h) or {}), "summary": skill_sentence(h, skill.get(h))} for h in fc.horizons},
-    })
+    return _plain(
+        {
+            **{k: card.get(k) for k in CARD_KEYS},
+            "interval_coverage": fc.coverage,
+            "horizons": {h: hm.sessions for h, hm in fc.horizons.items()},
+            "skill": {h: {**(skill.get(h) or {}), "summary": skill_sentence(h, skill.get(h))} for h in fc.horizons},
+        }
+    )
 
 
-def _market_context(close: pd.Series, bench: str, timeframe: str, sessions_n: int, spreads: pd.Series,
-                    lead: dict, names: dict, day: pd.Timestamp) -> str:
+def _market_context(
+    close: pd.Series,
+    bench: str,
+    timeframe: str,
+    sessions_n: int,
+    spreads: pd.Series,
+    lead: dict,
+    names: dict,
+    day: pd.Timestamp,
+) -> str:
     """One sentence from the data: the benchmark's move, the leading cohort, strongest and weakest."""
     parts = []
     if len(close) > sessions_n and close.iloc[-1 - sessions_n] > 0:
@@ -130,8 +143,10 @@ def _market_context(close: pd.Series, bench: str, timeframe: str, sessions_n: in
     s = spreads.dropna()
     if len(s):
         hi, lo = s.idxmax(), s.idxmin()
-        parts.append(f"strongest {names.get(hi, hi)} ({fmt_num(s[hi], 1, signed=True)} pp), "
-                     f"weakest {names.get(lo, lo)} ({fmt_num(s[lo], 1, signed=True)} pp)")
+        parts.append(
+            f"strongest {names.get(hi, hi)} ({fmt_num(s[hi], 1, signed=True)} pp), "
+            f"weakest {names.get(lo, lo)} ({fmt_num(s[lo], 1, signed=True)} pp)"
+        )
     return "; ".join(parts) + "."
 
 
@@ -180,8 +195,14 @@ class HeatmapFrame:
         return self.ds.panels.dates[self.pos]
 
 
-def compute_heatmap(ds: MarketDataset, req: HeatmapRequest, champion=None, model_status: str | None = None,
-                    cfg: ServingConfig | None = None, now=None) -> HeatmapFrame:
+def compute_heatmap(
+    ds: MarketDataset,
+    req: HeatmapRequest,
+    champion=None,
+    model_status: str | None = None,
+    cfg: ServingConfig | None = None,
+    now=None,
+) -> HeatmapFrame:
     """The numbers of one heatmap answer (no formatting). Raises RequestError naming a bad request field."""
     cfg = cfg or ServingConfig()
     now = pd.Timestamp.now("UTC") if now is None else pd.Timestamp(now)
@@ -189,8 +210,10 @@ def compute_heatmap(ds: MarketDataset, req: HeatmapRequest, champion=None, model
     req = req.check(cfg, today=now.tz_localize(None))
     uni, panels, fcfg = ds.universe, ds.panels, ds.config
     if req.market_index is not None and req.market_index != uni.benchmark:
-        raise RequestError(f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
-                           f"({uni.benchmark}); leave it out or use {uni.benchmark}")
+        raise RequestError(
+            f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
+            f"({uni.benchmark}); leave it out or use {uni.benchmark}"
+        )
     pos = panels.session_at(req.as_of)
     day = panels.dates[pos]
     windows = {w: fcfg.return_windows[w] for w in cfg.spread_windows}
@@ -225,17 +248,19 @@ def heatmap_response(f: HeatmapFrame) -> dict:
     comps, wts, scores = hr.components.to_dict("index"), hr.weights.to_dict("index"), hr.scores.to_dict()
     for key in f.rows.index:
         score = scores[key]
-        sectors.append({
-            "name": panels.names.get(key, key),
-            "ticker": key,
-            "cohort": uni.cohort_of(key),
-            "descriptive": descriptive_cells(columns, feat[key], spread[key]),
-            "predicted": predicted_cells(pred[key], horizons, thr) if show_pred else None,
-            "health_score": rounded(score, 1),
-            "health_components": {k: rounded(v, 2) for k, v in comps[key].items()},
-            "health_weights": {k: rounded(v, 4) for k, v in wts[key].items()},
-            "color": score_color(score, cfg.color_stops),
-        })
+        sectors.append(
+            {
+                "name": panels.names.get(key, key),
+                "ticker": key,
+                "cohort": uni.cohort_of(key),
+                "descriptive": descriptive_cells(columns, feat[key], spread[key]),
+                "predicted": predicted_cells(pred[key], horizons, thr) if show_pred else None,
+                "health_score": rounded(score, 1),
+                "health_components": {k: rounded(v, 2) for k, v in comps[key].items()},
+                "health_weights": {k: rounded(v, 4) for k, v in wts[key].items()},
+                "color": score_color(score, cfg.color_stops),
+            }
+        )
     sectors.sort(key=lambda s: (s["health_score"] is None, -(s["health_score"] or 0.0), s["ticker"]))
     fresh = freshness(panels.dates[-1], uni.calendar, f.now, cfg.stale_sessions)
     mx = f.matrix
@@ -258,22 +283,36 @@ def heatmap_response(f: HeatmapFrame) -> dict:
         "model": card,
         "columns": {
             "descriptive": [c.header() for c in columns if c.listed],
-            "predicted": [predicted_header(h, card["horizons"][h], card["skill"][h]["summary"])
-                          for h in horizons] if show_pred and card else [],
+            "predicted": [predicted_header(h, card["horizons"][h], card["skill"][h]["summary"]) for h in horizons]
+            if show_pred and card
+            else [],
         },
         "health": _health_block(cfg, f.weights, f.factor, f.horizon, card),
         "sectors": sectors,
         "not_listed": [k for k in panels.sectors if k not in f.rows.index],
         "leadership": {w: mx.leadership[w] for w in cfg.descriptive_windows},
         "leadership_rule": LEADERSHIP_RULE,
-        "market_context": _market_context(panels.benchmark["close"].iloc[: f.pos + 1], uni.benchmark, req.timeframe,
-                                          fcfg.return_windows[req.timeframe], mx.spreads_pp[req.timeframe],
-                                          mx.leadership[req.timeframe], panels.names, day),
+        "market_context": _market_context(
+            panels.benchmark["close"].iloc[: f.pos + 1],
+            uni.benchmark,
+            req.timeframe,
+            fcfg.return_windows[req.timeframe],
+            mx.spreads_pp[req.timeframe],
+            mx.leadership[req.timeframe],
+            panels.names,
+            day,
+        ),
     }
 
 
-def build_heatmap(ds: MarketDataset, req: HeatmapRequest, champion=None, model_status: str | None = None,
-                  cfg: ServingConfig | None = None, now=None) -> dict:
+def build_heatmap(
+    ds: MarketDataset,
+    req: HeatmapRequest,
+    champion=None,
+    model_status: str | None = None,
+    cfg: ServingConfig | None = None,
+    now=None,
+) -> dict:
     """The heatmap for one request: compute, then write as JSON.
 
     `champion` is a training.registry.ChampionModel or None (descriptive only, never an error);

@@ -5,6 +5,7 @@ The HTML page is the Jinja2 template templates/heatmap.html.j2 (autoescaped); th
 Both render the JSON response only, so the picture can never disagree with the API. One table
 model feeds both: sectors as rows, the descriptive and predicted column groups side by side.
 """
+
 from __future__ import annotations
 
 import io
@@ -65,33 +66,40 @@ def table_model(resp: dict) -> TableModel:
         for c in dcols:
             v = _get(s["descriptive"], c["key"])
             digits, signed = display_format(c["unit"])  # the column registry's format for its unit
-            tint = _get(s["descriptive"], c["tint_key"]) if c.get("tint_key") else None
-            dcells.append(Cell(_num(v, digits, signed), bg=TINT_BG.get(tint, PLAIN_BG)))
+            tint_key = c.get("tint_key")
+            tint = _get(s["descriptive"], tint_key) if tint_key else None
+            dcells.append(Cell(_num(v, digits, signed), bg=TINT_BG.get(str(tint), PLAIN_BG)))
         pcells = []
         for c in pcols:
             p = (s.get("predicted") or {}).get(c["horizon"]) or {}
             lo, hi = p.get("interval_pp") or [None, None]
             prob = p.get("prob_outperform")
-            sub = f"[{_num(lo)}, {_num(hi)}] · P(out) {'n/a' if prob is None else f'{prob:.0%}'} · #{p.get('rank') or 'n/a'}"
-            pcells.append(Cell(_num(p.get("expected_rel_return_pp")), sub, TINT_BG.get(p.get("tint"), PLAIN_BG)))
+            chance = "n/a" if prob is None else f"{prob:.0%}"
+            sub = f"[{_num(lo)}, {_num(hi)}] · P(out) {chance} · #{p.get('rank') or 'n/a'}"
+            pcells.append(Cell(_num(p.get("expected_rel_return_pp")), sub, TINT_BG.get(str(p.get("tint")), PLAIN_BG)))
         if not pcols:
             pcells = [Cell("—")]
         score = s.get("health_score")
         health = Cell("n/a" if score is None else f"{score:.1f}", bg=s["color"])
         rows.append((s, dcells, pcells, health))
-    return TableModel(d_labels, p_labels, rows, [c.get("short", c["label"]) for c in dcols],
-                      [c["horizon"] for c in pcols] or p_labels)
+    return TableModel(
+        d_labels, p_labels, rows, [c.get("short", c["label"]) for c in dcols], [c["horizon"] for c in pcols] or p_labels
+    )
 
 
 def banner_text(resp: dict) -> str:
     """Why the data needs a warning (demo and/or stale), or '' when it is fresh real data."""
     parts = []
     if resp.get("is_demo"):
-        parts.append(f"DEMO DATA: a synthetic market generated in code, not real prices (source {resp['data_source']}).")
+        parts.append(
+            f"DEMO DATA: a synthetic market generated in code, not real prices (source {resp['data_source']})."
+        )
     if resp.get("stale"):
         f = resp.get("freshness") or {}
-        parts.append(f"STALE DATA: prices through {resp['data_through']} are {f.get('sessions_behind')} sessions "
-                     f"behind the last expected session ({f.get('expected_session')}).")
+        parts.append(
+            f"STALE DATA: prices through {resp['data_through']} are {f.get('sessions_behind')} sessions "
+            f"behind the last expected session ({f.get('expected_session')})."
+        )
     return " ".join(parts)
 
 
@@ -99,27 +107,44 @@ def skill_lines(resp: dict) -> list[str]:
     """The model's out-of-sample skill in plain words, one line per horizon."""
     model = resp.get("model")
     if not model:
-        return [f"No model: {resp.get('model_status')}. Predicted columns are not shown; the health score uses "
-                "the descriptive components only."]
-    head = (f"Model {model.get('name')} v{model.get('version')}, trained on {' to '.join(map(str, model.get('training_window') or []))}"
-            f" ({model.get('data_source')}). Out-of-sample skill:")
+        return [
+            f"No model: {resp.get('model_status')}. Predicted columns are not shown; the health score uses "
+            "the descriptive components only."
+        ]
+    head = (
+        f"Model {model.get('name')} v{model.get('version')}, "
+        f"trained on {' to '.join(map(str, model.get('training_window') or []))}"
+        f" ({model.get('data_source')}). Out-of-sample skill:"
+    )
     return [head, *(v["summary"] for v in model["skill"].values())]
 
 
 def _health_title(s: dict) -> str:
-    comps = ", ".join(f"{k} {'n/a' if v is None else f'{v:.0f}'} x {s['health_weights'][k]:.2f}"
-                      for k, v in s["health_components"].items())
+    comps = ", ".join(
+        f"{k} {'n/a' if v is None else f'{v:.0f}'} x {s['health_weights'][k]:.2f}"
+        for k, v in s["health_components"].items()
+    )
     return f"health = {comps}"
 
 
 def heatmap_html(resp: dict) -> str:
     """One self-contained page from templates/heatmap.html.j2; the template autoescapes every text."""
     tm = table_model(resp)
-    return _jinja_env().get_template(HTML_TEMPLATE).render(
-        resp=resp, banner=banner_text(resp), skill=skill_lines(resp), tm=tm,
-        descriptive_title=DESCRIPTIVE_TITLE, predicted_title=PREDICTED_TITLE,
-        rows=[(s, dcells, pcells, health, _health_title(s)) for s, dcells, pcells, health in tm.rows],
-        **_health_section(resp), leadership_rows=_leadership_section(resp))
+    return (
+        _jinja_env()
+        .get_template(HTML_TEMPLATE)
+        .render(
+            resp=resp,
+            banner=banner_text(resp),
+            skill=skill_lines(resp),
+            tm=tm,
+            descriptive_title=DESCRIPTIVE_TITLE,
+            predicted_title=PREDICTED_TITLE,
+            rows=[(s, dcells, pcells, health, _health_title(s)) for s, dcells, pcells, health in tm.rows],
+            **_health_section(resp),
+            leadership_rows=_leadership_section(resp),
+        )
+    )
 
 
 @cache
@@ -127,22 +152,32 @@ def _jinja_env() -> jinja2.Environment:
     """Built on first use (imports jinja2 then, not when this module is imported)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(loader=PackageLoader("serving", "templates"), autoescape=True, undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("serving", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _health_section(resp: dict) -> dict:
     """The health explainer's formatted parts: rows (component, inputs, base weight, weight used), colour stops."""
     h = resp["health"]
-    return {"health_rows": [(k, h["components"][k], f"{h['base_weights'][k]:.2f}", f"{h['weights'][k]:.3f}")
-                            for k in h["components"]],
-            "colour_stops": ", ".join(f"{c} {s}%" for s, c in h["color_scale"])}
+    return {
+        "health_rows": [
+            (k, h["components"][k], f"{h['base_weights'][k]:.2f}", f"{h['weights'][k]:.3f}") for k in h["components"]
+        ],
+        "colour_stops": ", ".join(f"{c} {s}%" for s, c in h["color_scale"]),
+    }
 
 
 def _leadership_section(resp: dict) -> list[tuple[str, str, str]]:
     """Leadership rows: window, leader, and the cohort mean spreads as one formatted line."""
-    return [(w, v["leader"], ", ".join(f"{k} {_num(m)}" for k, m in v["cohort_mean_spread_pp"].items()))
-            for w, v in resp["leadership"].items()]
+    return [
+        (w, v["leader"], ", ".join(f"{k} {_num(m)}" for k, m in v["cohort_mean_spread_pp"].items()))
+        for w, v in resp["leadership"].items()
+    ]
 
 
 def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
@@ -151,15 +186,22 @@ def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
     from matplotlib.figure import Figure
 
     tm = table_model(resp)
-    labels = [*(f"{x}\n[desc]" for x in tm.descriptive_labels), *(f"{x}\n[pred]" for x in tm.predicted_labels), "Health"]
+    labels = [
+        *(f"{x}\n[desc]" for x in tm.descriptive_labels),
+        *(f"{x}\n[pred]" for x in tm.predicted_labels),
+        "Health",
+    ]
     text, colors, names = [], [], []
     for s, dcells, pcells, health in tm.rows:
         cells = [*dcells, *pcells, health]
         text.append([c.text + (f"\n{c.sub}" if c.sub else "") for c in cells])
         colors.append([c.bg for c in cells])
         names.append(f"{s['name']} ({s['ticker']})")
-    title = [f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
-             *skill_lines(resp), f"[desc] = {DESCRIPTIVE_TITLE}   [pred] = {PREDICTED_TITLE}"]
+    title = [
+        f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
+        *skill_lines(resp),
+        f"[desc] = {DESCRIPTIVE_TITLE}   [pred] = {PREDICTED_TITLE}",
+    ]
     head_in, row_in, label_in = 0.3 + 0.16 * len(title), 0.42, 2.4  # inches: title block, one row, row labels
     pred_share = 2.4 if resp["columns"]["predicted"] else 1.2  # forecast cells carry an interval line
     share = [1.2] * len(tm.descriptive_labels) + [pred_share] * len(tm.predicted_labels) + [0.8]
@@ -175,8 +217,15 @@ def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
     ax = fig.add_axes((label_in / fig_w, 0.1 / fig_h, table_w / fig_w, table_h / fig_h))
     ax.axis("off")
     if names:
-        table = ax.table(cellText=text, cellColours=colors, colLabels=labels, rowLabels=names, bbox=(0, 0, 1, 1),
-                         cellLoc="center", colWidths=[x / sum(share) for x in share])
+        table = ax.table(
+            cellText=text,
+            cellColours=colors,
+            colLabels=labels,
+            rowLabels=names,
+            bbox=(0, 0, 1, 1),  # type: ignore[arg-type]
+            cellLoc="center",
+            colWidths=[x / sum(share) for x in share],
+        )
         table.auto_set_font_size(False)
         table.set_fontsize(7)
     buf = io.BytesIO()

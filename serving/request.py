@@ -2,6 +2,7 @@
 
 Every problem raises RequestError("<field>: <what is wrong>") so the service can answer 4xx.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,7 @@ class HeatmapRequest:
     as_of: pd.Timestamp | None = None  # None = latest data
 
     @classmethod
-    def parse(cls, raw: Mapping | None = None, cfg: ServingConfig | None = None, today=None) -> "HeatmapRequest":
+    def parse(cls, raw: Mapping | None = None, cfg: ServingConfig | None = None, today=None) -> HeatmapRequest:
         """From a JSON-like mapping (API body, CLI options); unknown keys are an error.
 
         Absent (or None) fields take the configured defaults: the first served universe, the default timeframe."""
@@ -41,8 +42,10 @@ class HeatmapRequest:
         raw = {ALIASES.get(k, k): v for k, v in raw.items()}
         unknown = set(raw) - {"universe", "timeframe", "metrics", "market_index", "as_of"}
         if unknown:
-            raise RequestError(f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
-                             "market_index (or benchmark), as_of")
+            raise RequestError(
+                f"{sorted(unknown)[0]}: unknown parameter; expected universe, timeframe, metrics, "
+                "market_index (or benchmark), as_of"
+            )
         req = cls(
             universe=_text(raw.get("universe", cfg.universes[0]), "universe"),
             timeframe=_text(raw.get("timeframe", cfg.default_timeframe), "timeframe").upper(),
@@ -52,7 +55,7 @@ class HeatmapRequest:
         )
         return req.check(cfg, today)
 
-    def check(self, cfg: ServingConfig | None = None, today=None) -> "HeatmapRequest":
+    def check(self, cfg: ServingConfig | None = None, today=None) -> HeatmapRequest:
         """Validate against the configured vocabulary; returns self with metrics filled and ordered."""
         cfg = cfg or ServingConfig()
         if self.timeframe not in cfg.timeframes:

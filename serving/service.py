@@ -15,6 +15,7 @@ timeframe, metrics, model version, data version, load generation, UTC day) as fi
 API methods never call each other (that deadlocks a served BentoML service): they and the /ui
 pages share the plain helper methods below.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,8 @@ from features.errors import RequestError, SectorHeatmapError
 from serving.auth import ApiKeyMiddleware
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
-from serving.state import ServerSettings, ServingState, UniverseState, load_state
-from serving.state import log
+from serving.schemas import HeatmapResponse, MatrixResponse, ModelInfoResponse, PingResponse, ReloadResponse
+from serving.state import ServerSettings, ServingState, UniverseState, load_state, log
 
 _DEFAULTS = ServingConfig()
 REQUEST_TIMEOUT_S = 30
@@ -47,14 +48,22 @@ class HeatmapParams(BaseModel):
     """Flat request body of POST /heatmap; every field is optional."""
 
     model_config = ConfigDict(extra="forbid")
-    timeframe: str | None = Field(None, description=f"one of {', '.join(_DEFAULTS.timeframes)} "
-                                  f"(default {_DEFAULTS.default_timeframe})", examples=["1M"])
-    metrics: list[str] | None = Field(None, description=f"any of {', '.join(_DEFAULTS.metrics)} (default: all)",
-                                      examples=[["performance", "predicted"]])
-    universe: str | None = Field(None, description="one of the universes this server loaded (default: the first)",
-                                 examples=["us_sectors"])
-    market_index: str | None = Field(None, description="the universe's benchmark (checked, not switchable)",
-                                     examples=["SPY"])
+    timeframe: str | None = Field(
+        None,
+        description=f"one of {', '.join(_DEFAULTS.timeframes)} (default {_DEFAULTS.default_timeframe})",
+        examples=["1M"],
+    )
+    metrics: list[str] | None = Field(
+        None,
+        description=f"any of {', '.join(_DEFAULTS.metrics)} (default: all)",
+        examples=[["performance", "predicted"]],
+    )
+    universe: str | None = Field(
+        None, description="one of the universes this server loaded (default: the first)", examples=["us_sectors"]
+    )
+    market_index: str | None = Field(
+        None, description="the universe's benchmark (checked, not switchable)", examples=["SPY"]
+    )
     benchmark: str | None = Field(None, description="alias of market_index")
     as_of: str | None = Field(None, description="YYYY-MM-DD; default: the latest session", examples=["2024-06-28"])
 
@@ -93,8 +102,13 @@ class SectorHeatmap:
         log.setLevel(logging.INFO)  # BentoML leaves non-BentoML loggers at WARNING; what was loaded matters
         self.settings = ServerSettings.from_env()
         self.cfg = self.settings.cfg
-        log.info("source %s, model store %s, universes %s, API key %s", self.settings.source.label, self.settings.store_dir,
-                 ", ".join(self.cfg.universes), "required" if self.settings.api_key else "not required")
+        log.info(
+            "source %s, model store %s, universes %s, API key %s",
+            self.settings.source.label,
+            self.settings.store_dir,
+            ", ".join(self.cfg.universes),
+            "required" if self.settings.api_key else "not required",
+        )
         self.state: ServingState = load_state(self.settings)
         self.cache = ResponseCache(self.cfg.cache_entries)
         self._reload_lock = asyncio.Lock()
@@ -118,8 +132,17 @@ class SectorHeatmap:
             raise _bad(exc) from None
         name, u = self._universe(state, req.universe)
         as_of = None if req.as_of is None else req.as_of.date().isoformat()
-        key = (state.generation, name, as_of, req.timeframe, req.metrics, req.market_index, u.model_version,
-               u.data_version, _utc_day())
+        key = (
+            state.generation,
+            name,
+            as_of,
+            req.timeframe,
+            req.metrics,
+            req.market_index,
+            u.model_version,
+            u.data_version,
+            _utc_day(),
+        )
         return req, u, key
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
@@ -166,8 +189,14 @@ class SectorHeatmap:
                 m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
             except RequestError as exc:  # as_of before the data starts
                 raise _bad(exc) from None
-            return _json({"universe": ds.universe.name, "data_source": ds.source.label,
-                          "is_demo": ds.source.synthetic, **m.to_dict()})
+            return _json(
+                {
+                    "universe": ds.universe.name,
+                    "data_source": ds.source.label,
+                    "is_demo": ds.source.synthetic,
+                    **m.to_dict(),
+                }
+            )
 
         as_of = None if req.as_of is None else req.as_of.date().isoformat()
         return await self.cache.get_or_compute(("matrix", state.generation, name, as_of, u.data_version), compute)
@@ -176,38 +205,52 @@ class SectorHeatmap:
         from serving.heatmap import model_card
 
         _, u = self._universe(self.state, universe)
-        return {"universe": u.dataset.universe.name, "model_status": u.model_status,
-                "model": model_card(u.champion), "data_source": u.dataset.source.label}
+        return {
+            "universe": u.dataset.universe.name,
+            "model_status": u.model_status,
+            "model": model_card(u.champion),
+            "data_source": u.dataset.source.label,
+        }
 
     def status(self) -> dict:
         st = self.state
-        return {"generation": st.generation, "load_seconds": round(st.seconds, 2),
-                "universes": {k: u.summary() for k, u in st.universes.items()}}
+        return {
+            "generation": st.generation,
+            "load_seconds": round(st.seconds, 2),
+            "universes": {k: u.summary() for k, u in st.universes.items()},
+        }
 
     # ---- the API ---------------------------------------------------------------------------
-    @bentoml.api(input_spec=HeatmapParams)
-    async def heatmap(self, timeframe=None, metrics=None, universe=None, market_index=None, benchmark=None,
-                      as_of=None) -> dict:
+    @bentoml.api(input_spec=HeatmapParams, output_spec=HeatmapResponse)
+    async def heatmap(
+        self, timeframe=None, metrics=None, universe=None, market_index=None, benchmark=None, as_of=None
+    ) -> Response:
         """Per sector: descriptive and predicted columns, health score with its components, colour;
         leadership profile, model card and data freshness."""
-        raw = {"timeframe": timeframe, "metrics": metrics, "universe": universe, "market_index": market_index,
-               "benchmark": benchmark, "as_of": as_of}
+        raw = {
+            "timeframe": timeframe,
+            "metrics": metrics,
+            "universe": universe,
+            "market_index": market_index,
+            "benchmark": benchmark,
+            "as_of": as_of,
+        }
         body, hit, _ = await self.heatmap_body(raw)
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
-    @bentoml.api(input_spec=MatrixParams)
-    async def matrix(self, universe=None, as_of=None) -> dict:
+    @bentoml.api(input_spec=MatrixParams, output_spec=MatrixResponse)
+    async def matrix(self, universe=None, as_of=None) -> Response:
         """The descriptive rotation matrix: sector minus benchmark total return per window, bull/bear/neutral."""
         body, hit = await self.matrix_body({"universe": universe, "as_of": as_of})
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
-    @bentoml.api(input_spec=ModelParams)
-    async def model(self, universe=None) -> dict:
+    @bentoml.api(input_spec=ModelParams, output_spec=ModelInfoResponse)
+    async def model(self, universe=None) -> Response:
         """The champion's model card (version, training window, out-of-sample skill), or why there is none."""
-        return self.model_info(universe)
+        return Response(_json(self.model_info(universe)), media_type=JSON_TYPE)
 
-    @bentoml.api(input_spec=NoParams)
-    async def reload(self) -> dict:
+    @bentoml.api(input_spec=NoParams, output_spec=ReloadResponse)
+    async def reload(self) -> Response:
         """Reload market data and the champion without a restart; the old state serves until the new one is ready."""
         async with self._reload_lock:
             t0 = time.perf_counter()
@@ -219,14 +262,21 @@ class SectorHeatmap:
                 return JSONResponse({"reloaded": False, "error": str(exc), "serving": self.status()}, status_code=503)
             except Exception:  # a bug: its traceback goes to the log, the old state keeps serving
                 log.exception("reload failed")
-                return JSONResponse({"reloaded": False, "error": "internal error while loading (see the server log)",
-                                     "serving": self.status()}, status_code=503)
+                return JSONResponse(
+                    {
+                        "reloaded": False,
+                        "error": "internal error while loading (see the server log)",
+                        "serving": self.status(),
+                    },
+                    status_code=503,
+                )
             self.state = new
             self.cache.clear()
-            return {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
+            body = {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
+            return Response(_json(body), media_type=JSON_TYPE)
 
-    @bentoml.api(input_spec=NoParams)
-    async def ping(self) -> dict:
+    @bentoml.api(input_spec=NoParams, output_spec=PingResponse)
+    async def ping(self) -> Response:
         """Trivial endpoint: the framework's own overhead, the baseline for the benchmark.
 
         Answered like a cached heatmap (finished bytes, no BentoML output serialisation), so the
@@ -267,11 +317,13 @@ heatmap_html_page = _page("html", "text/html; charset=utf-8")
 heatmap_png_page = _page("png", "image/png")
 
 
-pages = Starlette(routes=[
-    Route("/model", get_model, methods=["GET"]),
-    Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
-    Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
-])
+pages = Starlette(
+    routes=[
+        Route("/model", get_model, methods=["GET"]),
+        Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
+        Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
+    ]
+)
 # BentoML mounts passively: only these paths go to `pages`; everything else stays BentoML's
-SectorHeatmap = bentoml.asgi_app(pages, path="/", name="pages")(SectorHeatmap)
-SectorHeatmap.add_asgi_middleware(ApiKeyMiddleware, expected_key=lambda: _service().settings.api_key)
+SectorHeatmap = bentoml.asgi_app(pages, path="/", name="pages")(SectorHeatmap)  # type: ignore[misc]
+SectorHeatmap.add_asgi_middleware(ApiKeyMiddleware, expected_key=lambda: _service().settings.api_key)  # type: ignore[attr-defined]

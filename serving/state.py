@@ -8,6 +8,7 @@ environment, the way a server process receives them, and are read once (ServerSe
   SECTOR_HEATMAP_STORE    model store folder (default: the YAML's training.store_dir, i.e. mlruns)
   SECTOR_HEATMAP_API_KEY  when set, the API requires header X-API-KEY (serving/auth.py)
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,20 +51,34 @@ class ServerSettings:
         return self.train_cfg.store_dir
 
     @classmethod
-    def from_file(cls, config: ConfigFile, source: str | DataSource = DEFAULT_SOURCE, store_dir: str | None = None,
-                  api_key: str | None = None) -> ServerSettings:
+    def from_file(
+        cls,
+        config: ConfigFile,
+        source: str | DataSource = DEFAULT_SOURCE,
+        store_dir: str | None = None,
+        api_key: str | None = None,
+    ) -> ServerSettings:
         fcfg = FeatureConfig.from_mapping(config.section("features"))
         tcfg = TrainConfig.from_mapping(config.section("training"))
         if store_dir:
             tcfg = replace(tcfg, store_dir=store_dir)
-        return cls(ServingConfig.from_mapping(config.section("serving")), fcfg, tcfg,
-                   DataSource.parse(source, fcfg.demo), api_key)
+        return cls(
+            ServingConfig.from_mapping(config.section("serving")),
+            fcfg,
+            tcfg,
+            DataSource.parse(source, fcfg.demo),
+            api_key,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
         env = os.environ if environ is None else environ
-        return cls.from_file(ConfigFile.read(env.get(CONFIG_ENV) or None), env.get(SOURCE_ENV) or DEFAULT_SOURCE,
-                             env.get(STORE_ENV) or None, env.get(API_KEY_ENV) or None)
+        return cls.from_file(
+            ConfigFile.read(env.get(CONFIG_ENV) or None),
+            env.get(SOURCE_ENV) or DEFAULT_SOURCE,
+            env.get(STORE_ENV) or None,
+            env.get(API_KEY_ENV) or None,
+        )
 
 
 @dataclass
@@ -119,12 +134,18 @@ def check_serving_columns(cfg: ServingConfig, ds: MarketDataset) -> None:
 
     missing = [w for w in cfg.spread_windows if w not in ds.config.return_windows]
     if missing:
-        raise ConfigError(f"serving config uses window(s) {', '.join(missing)} that features.return_windows lacks "
-                          f"(it has {', '.join(ds.config.return_windows)})")
+        raise ConfigError(
+            f"serving config uses window(s) {', '.join(missing)} that features.return_windows lacks "
+            f"(it has {', '.join(ds.config.return_windows)})"
+        )
     from serving.heatmap import DERIVED_INPUTS
 
-    health = [c for cols in cfg.health_components.values() for c in cols
-              if c not in DERIVED_INPUTS and not c.startswith("spread_")]
+    health = [
+        c
+        for cols in cfg.health_components.values()
+        for c in cols
+        if c not in DERIVED_INPUTS and not c.startswith("spread_")
+    ]
     require_columns([*health, *feature_inputs(cfg)], ds.features.columns, "the serving config")
 
 
@@ -162,7 +183,9 @@ def load_state(settings: ServerSettings, generation: int = 1) -> ServingState:
             exc.args = (f"universe {name!r} from source {settings.source.label!r}: {exc}",)
             raise
         s = u.summary()
-        log.info("universe %s: data %s through %s; model: %s", name, s["data_source"], s["data_through"], s["model_status"])
+        log.info(
+            "universe %s: data %s through %s; model: %s", name, s["data_source"], s["data_through"], s["model_status"]
+        )
         for note in s["notes"]:
             log.warning("universe %s: %s", name, note)
         if s["is_demo"]:

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests never touch the network; real data is optional."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ portfolio chosen at t earns from the NEXT session t+1 through the next rebalance
 Weights drift with returns between rebalances; turnover is measured against the drifted weights
 and costs `cost_bps * turnover` are deducted on the first day of each holding period.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ The walk-forward measures exactly what the registered forecaster later serves, s
 these: a rank score has no scale (z-score it per date, times a least-squares slope), and the
 interval and P(outperform) come from out-of-sample residuals (split conformal).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """`sector-heatmap train` and `sector-heatmap evaluate`."""
+
 from __future__ import annotations
 
 import sys
@@ -28,8 +29,11 @@ def cmd_train(args) -> int:
     logged = None if args.no_mlflow else log_and_register(result)
     print_summary(result, logged)
     total = time.perf_counter() - t0
-    print(f"total {total:.1f}s; LightGBM fitting {result.clock.seconds:.1f}s "
-          f"(ratio {total / max(result.clock.seconds, 1e-9):.2f})", file=sys.stderr)
+    print(
+        f"total {total:.1f}s; LightGBM fitting {result.clock.seconds:.1f}s "
+        f"(ratio {total / max(result.clock.seconds, 1e-9):.2f})",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 Overridable from the `training:` section of the YAML given with `--config`.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,15 +53,22 @@ class TrainConfig:
         return math.ceil(self.horizons[horizon] / self.step)
 
     @classmethod
-    def from_mapping(cls, raw: dict | None) -> "TrainConfig":
+    def from_mapping(cls, raw: dict | None) -> TrainConfig:
         from features.settings import settings_from_mapping
 
-        cfg = settings_from_mapping(cls, raw, "training", {
-            "lgbm_params": lambda v: {**cls().lgbm_params, **v},
-            "objectives": tuple,
-        })
+        cfg = settings_from_mapping(
+            cls,
+            raw,
+            "training",
+            {
+                "lgbm_params": lambda v: {**cls().lgbm_params, **v},
+                "objectives": tuple,
+            },
+        )
         if cfg.primary_horizon not in cfg.horizons:
-            raise ConfigError(f"training config: primary_horizon {cfg.primary_horizon!r} not in horizons {list(cfg.horizons)}")
+            raise ConfigError(
+                f"training config: primary_horizon {cfg.primary_horizon!r} not in horizons {list(cfg.horizons)}"
+            )
         bad = set(cfg.objectives) - {"regression", "rank"}
         if bad:
             raise ConfigError(f"training config: unknown objective(s) {sorted(bad)}")

@@ -3,6 +3,7 @@
 A training row dated t has a label that ends at session t+h. It is kept only if t+h+embargo
 falls before the first test session, so no training label overlaps any test label.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ cross-sectionally neutral target; `offset` adds back the average relative return
 training, and conformal residuals from the walk-forward (out-of-sample only) give the interval
 and the probability of outperforming.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,7 @@ class SectorForecaster:
         return directory
 
     @classmethod
-    def load(cls, directory: Path) -> "SectorForecaster":
+    def load(cls, directory: Path) -> SectorForecaster:
         import lightgbm as lgb
 
         directory = Path(directory)
@@ -100,6 +101,7 @@ class SectorForecaster:
             out[f"pred_{name}"] = pred
             if hm.sorted_residuals.size:
                 out[f"lower_{name}"], out[f"upper_{name}"], out[f"prob_outperform_{name}"] = conformal_band(
-                    pred, hm.sorted_residuals, self.coverage)
+                    pred, hm.sorted_residuals, self.coverage
+                )
             out[f"rank_{name}"] = pd.Series(pred, index=features.index).groupby(dates).rank(ascending=False).to_numpy()
         return out

@@ -1,9 +1,9 @@
 """Training targets from the labels (features.labels): neutralised per date, graded for lambdarank."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 
 
 def neutralise(values: pd.Series) -> pd.Series:

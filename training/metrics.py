@@ -7,6 +7,7 @@ needs are ignored by that metric. Horizons can exceed the rebalance step, so per
 overlap in time: every interval and t-stat here is autocorrelation-aware (Newey-West, block
 bootstrap), because naive iid statistics would overstate the skill of 11-sector forecasts.
 """
+
 from __future__ import annotations
 
 import numpy as np

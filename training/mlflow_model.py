@@ -1,15 +1,16 @@
 """The pyfunc wrapper that registers a SectorForecaster as one MLflow model."""
+
 from __future__ import annotations
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.forecaster import SectorForecaster
 
 BUNDLE = "bundle"
 
 
-class ForecasterModel(mlflow.pyfunc.PythonModel):
+class ForecasterModel(PythonModel):
     """Loads the bundle directory (boosters + forecaster.json) with one LightGBM thread."""
 
     def load_context(self, context):

@@ -1,4 +1,5 @@
 """LightGBM fitting (regression and lambdarank on the neutral target) and the baseline scores."""
+
 from __future__ import annotations
 
 import time
@@ -37,7 +38,9 @@ def fit_booster(X: pd.DataFrame, label: pd.Series, kind: str, cfg: TrainConfig, 
     if kind == "rank":
         grades = rank_grades(target, cfg.rank_grades).to_numpy()
         sizes = target.groupby(level="date", sort=False).size().to_numpy()
-        params.update(objective="lambdarank", label_gain=list(range(cfg.rank_grades)), lambdarank_truncation_level=cfg.top_k)
+        params.update(
+            objective="lambdarank", label_gain=list(range(cfg.rank_grades)), lambdarank_truncation_level=cfg.top_k
+        )
         data = lgb.Dataset(X.to_numpy(dtype="float32"), grades, group=sizes, params={"max_bin": params["max_bin"]})
     elif kind == "regression":
         params.update(objective="regression")

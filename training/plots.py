@@ -1,4 +1,5 @@
 """Run artifacts as pictures: IC over time, cumulative rotation vs the benchmark, feature importance."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,12 +3,13 @@
 Promotion compares the primary walk-forward metric logged on each model's training run. The
 alias is set as the very last step of a run, so a crashed or interrupted run never touches it.
 """
+
 from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from features.sources.data_source import DataSource
@@ -68,14 +69,21 @@ def champion_gate(name: str, version: str, new_metric: float, metric_key: str) -
     if old is None or not math.isfinite(old) or new_metric > old:
         client.set_registered_model_alias(name, CHAMPION, version)
         was = "n/a" if old is None else f"{old:.4f}"
-        return GateDecision(True, f"{metric_key} {new_metric:.4f} beats champion v{current.version} ({was})",
-                            str(current.version), old)
-    return GateDecision(False, f"{metric_key} {new_metric:.4f} does not beat champion v{current.version} "
-                        f"({old:.4f}); v{version} stays registered, unpromoted", str(current.version), old)
+        return GateDecision(
+            True, f"{metric_key} {new_metric:.4f} beats champion v{current.version} ({was})", str(current.version), old
+        )
+    return GateDecision(
+        False,
+        f"{metric_key} {new_metric:.4f} does not beat champion v{current.version} "
+        f"({old:.4f}); v{version} stays registered, unpromoted",
+        str(current.version),
+        old,
+    )
 
 
-def load_champion(universe: str, source: DataSource, store_dir: str | Path,
-                  experiment: str) -> tuple[ChampionModel | None, str]:
+def load_champion(
+    universe: str, source: DataSource, store_dir: str | Path, experiment: str
+) -> tuple[ChampionModel | None, str]:
     """The champion for a universe and data source, or (None, reason) — never raises for a missing model.
 
     A champion whose recorded training data is synthetic while `source` is real (or the reverse)
@@ -104,7 +112,7 @@ def load_champion(universe: str, source: DataSource, store_dir: str | Path,
             "name": name,
             "version": str(mv.version),
             "run_id": mv.run_id,
-            "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc).isoformat(timespec="seconds"),
+            "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat(timespec="seconds"),
             "training_window": list(forecaster.training_window),
             "data_source": forecaster.info.get("data_source"),
             "skill": {h: hm.skill for h, hm in forecaster.horizons.items()},

@@ -2,6 +2,7 @@
 
 The same function scores LightGBM and the baselines on the same dates, which is the point.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,16 @@ from training.metrics import (
     top_k_turnover,
 )
 
-BACKTEST_METRICS = ("ann_excess_vs_benchmark", "ann_excess_vs_equal_weight", "information_ratio", "tracking_error",
-                    "max_drawdown_strategy", "max_drawdown_vs_benchmark", "avg_turnover", "ann_cost_drag")
+BACKTEST_METRICS = (
+    "ann_excess_vs_benchmark",
+    "ann_excess_vs_equal_weight",
+    "information_ratio",
+    "tracking_error",
+    "max_drawdown_strategy",
+    "max_drawdown_vs_benchmark",
+    "avg_turnover",
+    "ann_cost_drag",
+)
 
 
 def _prefixed(prefix: str, stats: dict, keys=("mean", "ci_low", "ci_high", "t_stat")) -> dict:
@@ -35,7 +44,11 @@ def daily_returns(close: pd.DataFrame | pd.Series):
 
 
 def evaluate_scores(
-    scores: pd.DataFrame, ds: MarketDataset, horizon: str, cfg: TrainConfig, forecast: pd.DataFrame | None = None,
+    scores: pd.DataFrame,
+    ds: MarketDataset,
+    horizon: str,
+    cfg: TrainConfig,
+    forecast: pd.DataFrame | None = None,
 ) -> tuple[dict, dict]:
     """Metrics (flat dict of floats) and series (for plots) for one model at one horizon.
 
@@ -75,7 +88,11 @@ def evaluate_scores(
 
 
 def horizon_backtest(
-    scores: pd.DataFrame, ds: MarketDataset, horizon: str, cfg: TrainConfig, top_k: int | None = None,
+    scores: pd.DataFrame,
+    ds: MarketDataset,
+    horizon: str,
+    cfg: TrainConfig,
+    top_k: int | None = None,
 ) -> BacktestResult:
     """The top-k rotation on every `rebalance // step`-th score date, from the first of them on."""
     dates = scores.index.get_level_values("date").unique().sort_values()
@@ -85,9 +102,14 @@ def horizon_backtest(
     rets = daily_returns(ds.panels.close)
     bench = daily_returns(ds.panels.benchmark["close"])
     window = rets.index[rets.index >= rebal[0]]
-    return rotation_backtest(s, rets.loc[window], bench.loc[window].fillna(0.0), cost_bps=cfg.cost_bps,
-                             top_k=cfg.top_k if top_k is None else top_k,
-                             periods_per_year=ds.config.sessions_per_year)
+    return rotation_backtest(
+        s,
+        rets.loc[window],
+        bench.loc[window].fillna(0.0),
+        cost_bps=cfg.cost_bps,
+        top_k=cfg.top_k if top_k is None else top_k,
+        periods_per_year=ds.config.sessions_per_year,
+    )
 
 
 def _forecast_metrics(label: pd.Series, forecast: pd.DataFrame) -> dict:

@@ -2,6 +2,7 @@
 
 The database records absolute artifact paths, so every clone creates its own (never committed).
 """
+
 from __future__ import annotations
 
 import os

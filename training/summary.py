@@ -1,4 +1,5 @@
 """The end-of-run summary: model vs baselines per horizon, with intervals, and the gate decision."""
+
 from __future__ import annotations
 
 import math
@@ -7,9 +8,11 @@ import sys
 from training.train import TrainResult
 from training.unseen import UnseenScores
 
-HONESTY = ("With ~11 sectors a date, IC is noisy and sector momentum is a weak predictor: read the "
-           "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill, and with "
-           "15 model/horizon rows, one or two 90% intervals will exclude 0 by chance alone.")
+HONESTY = (
+    "With ~11 sectors a date, IC is noisy and sector momentum is a weak predictor: read the "
+    "intervals, not the point estimates. An interval that includes 0 means no demonstrated skill, and with "
+    "15 model/horizon rows, one or two 90% intervals will exclude 0 by chance alone."
+)
 
 
 def _fmt(v, pct=False, sign=True):
@@ -24,10 +27,20 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
 
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     for horizon, hr in result.horizons.items():
-        t = Table(title=f"{horizon} ({result.cfg.horizons[horizon]} sessions) — out of sample, "
-                        f"{len(hr.walk_forward.folds)} yearly folds")
-        for col in ("model", "rank IC [90% CI]", "t (HAC)", "top3-bottom3", "hit rate",
-                    "rotation vs bench /yr", "IR", "coverage 80%"):
+        t = Table(
+            title=f"{horizon} ({result.cfg.horizons[horizon]} sessions) — out of sample, "
+            f"{len(hr.walk_forward.folds)} yearly folds"
+        )
+        for col in (
+            "model",
+            "rank IC [90% CI]",
+            "t (HAC)",
+            "top3-bottom3",
+            "hit rate",
+            "rotation vs bench /yr",
+            "IR",
+            "coverage 80%",
+        ):
             t.add_column(col, justify="left" if col == "model" else "right")
         for model, m in hr.metrics.items():
             lo, hi = m.get("rank_ic_ci_low"), m.get("rank_ic_ci_high")
@@ -35,23 +48,31 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
             skill = "green" if lo is not None and lo > 0 else ("red" if hi is not None and hi < 0 else "")
             t.add_row(
                 f"[{style}]{model}{' *' if model == hr.chosen else ''}[/]" if style else model,
-                f"[{skill}]{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}][/]" if skill else
-                f"{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}]",
-                _fmt(m.get("rank_ic_t_stat")), _fmt(m.get("spread_mean"), pct=True),
-                _fmt(m.get("hit_rate"), sign=False), _fmt(m.get("bt_ann_excess_vs_benchmark"), pct=True),
-                _fmt(m.get("bt_information_ratio")), _fmt(m.get("interval_coverage"), sign=False),
+                f"[{skill}]{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}][/]"
+                if skill
+                else f"{_fmt(m.get('rank_ic_mean'))} [{_fmt(lo)}, {_fmt(hi)}]",
+                _fmt(m.get("rank_ic_t_stat")),
+                _fmt(m.get("spread_mean"), pct=True),
+                _fmt(m.get("hit_rate"), sign=False),
+                _fmt(m.get("bt_ann_excess_vs_benchmark"), pct=True),
+                _fmt(m.get("bt_information_ratio")),
+                _fmt(m.get("interval_coverage"), sign=False),
             )
         console.print(t)
     console.print("* = the LightGBM objective kept for this horizon (best walk-forward rank IC).")
     console.print(f"[dim]{HONESTY}[/]")
     tm = result.timings
-    console.print(f"LightGBM fitting: {result.clock.seconds:.1f}s over {result.clock.fits} fits; "
-                  f"train+evaluate {tm.get('train_and_evaluate_s', float('nan')):.1f}s")
+    console.print(
+        f"LightGBM fitting: {result.clock.seconds:.1f}s over {result.clock.fits} fits; "
+        f"train+evaluate {tm.get('train_and_evaluate_s', float('nan')):.1f}s"
+    )
     if logged:
         gate = logged["gate"]
         verdict = "[bold green]champion moved[/]" if gate.promoted else "[bold yellow]champion unchanged[/]"
-        console.print(f"MLflow run {logged['run_id']} — registered {logged['model_name']} v{logged['version']}: "
-                      f"{verdict} ({gate.reason})")
+        console.print(
+            f"MLflow run {logged['run_id']} — registered {logged['model_name']} v{logged['version']}: "
+            f"{verdict} ({gate.reason})"
+        )
 
 
 def print_unseen(scores: UnseenScores, run_id: str | None, console=None) -> None:
@@ -66,7 +87,12 @@ def print_unseen(scores: UnseenScores, run_id: str | None, console=None) -> None
     for col in ("horizon", "from", "dates", "rank IC [90% CI]", "top3-bottom3", "coverage"):
         t.add_column(col)
     for h, m in scores.metrics.items():
-        t.add_row(h, str(scores.first_dates[h].date()), f"{m['n_dates']:.0f}",
-                  f"{m['rank_ic_mean']:+.3f} [{m['rank_ic_ci_low']:+.3f}, {m['rank_ic_ci_high']:+.3f}]",
-                  f"{m['spread_mean'] * 100:+.2f}%", f"{m.get('interval_coverage', float('nan')):.2f}")
+        t.add_row(
+            h,
+            str(scores.first_dates[h].date()),
+            f"{m['n_dates']:.0f}",
+            f"{m['rank_ic_mean']:+.3f} [{m['rank_ic_ci_low']:+.3f}, {m['rank_ic_ci_high']:+.3f}]",
+            f"{m['spread_mean'] * 100:+.2f}%",
+            f"{m.get('interval_coverage', float('nan')):.2f}",
+        )
     console.print(t)

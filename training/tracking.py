@@ -1,5 +1,6 @@
 """Log a TrainResult to MLflow (one parent run, a nested run per horizon and model), register the
 forecaster, and run the champion gate last so a failure anywhere leaves the champion alone."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.dataset import MarketDataset
+from training.config import TrainConfig
 from training.registry import GateDecision, champion_gate, registered_name
 from training.store import open_store
-from training.config import TrainConfig
 from training.train import TrainResult
 from training.unseen import UnseenScores
 
@@ -23,8 +24,13 @@ PIP_REQUIREMENTS = ["lightgbm", "pandas", "numpy"]  # explicit: inference would 
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -42,8 +48,13 @@ def primary_key(result: TrainResult) -> str:
 def data_tags(ds: MarketDataset) -> dict[str, str]:
     """What every run records about the data it used (exactly the data held: see MarketDataset.upto)."""
     through = ds.data_through
-    return {"data_source": ds.source.label, "data_synthetic": str(ds.source.synthetic), "data_hash": ds.data_hash,
-            "data_through": "n/a" if through is None else str(through.date()), "universe": ds.universe.name}
+    return {
+        "data_source": ds.source.label,
+        "data_synthetic": str(ds.source.synthetic),
+        "data_hash": ds.data_hash,
+        "data_through": "n/a" if through is None else str(through.date()),
+        "universe": ds.universe.name,
+    }
 
 
 def log_and_register(result: TrainResult, store_dir: str | None = None, run_name: str | None = None) -> dict:
@@ -66,17 +77,18 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
     }
     params = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "lgbm_params"}
     params.update({f"lgbm_{k}": v for k, v in cfg.lgbm_params.items()})
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"train-{ds.universe.name}-{ds.source.name}") as parent:
+    with mlflow.start_run(
+        experiment_id=exp_id, run_name=run_name or f"train-{ds.universe.name}-{ds.source.name}"
+    ) as parent:
         mlflow.set_tags(tags)
         mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in params.items()})
         summary = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
             for horizon, hr in result.horizons.items():
                 for model, metrics in hr.metrics.items():
                     with mlflow.start_run(experiment_id=exp_id, run_name=f"{horizon}/{model}", nested=True):
-                        mlflow.set_tags({**tags, "horizon": horizon, "model": model,
-                                         "chosen": str(model == hr.chosen)})
+                        mlflow.set_tags({**tags, "horizon": horizon, "model": model, "chosen": str(model == hr.chosen)})
                         mlflow.log_metrics(clean_metrics(metrics))
                 chosen = clean_metrics(hr.metrics[hr.chosen])
                 summary[horizon] = {"chosen": hr.chosen, **chosen}
@@ -88,16 +100,25 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
             bundle = result.forecaster.save(tmp / BUNDLE, result.boosters)
             logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the cloudpickle advice is noise here
             info = mlflow.pyfunc.log_model(
-                name="forecaster", python_model=ForecasterModel(), artifacts={BUNDLE: str(bundle)},
-                pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
+                name="forecaster",
+                python_model=ForecasterModel(),
+                artifacts={BUNDLE: str(bundle)},
+                pip_requirements=PIP_REQUIREMENTS,
+                registered_model_name=name,
             )
         mlflow.log_metrics({"lgbm_fit_seconds": result.clock.seconds, "lgbm_fits": result.clock.fits})
         version = str(info.registered_model_version)
         key = primary_key(result)
         decision: GateDecision = champion_gate(name, version, result.primary_metric(), key)
         mlflow.set_tags({"champion_promoted": str(decision.promoted), "champion_reason": decision.reason})
-    return {"run_id": parent.info.run_id, "experiment_id": exp_id, "model_name": name, "version": version,
-            "gate": decision, "primary_key": key}
+    return {
+        "run_id": parent.info.run_id,
+        "experiment_id": exp_id,
+        "model_name": name,
+        "version": version,
+        "gate": decision,
+        "primary_key": key,
+    }
 
 
 def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model: str) -> str:

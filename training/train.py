@@ -2,6 +2,7 @@
 
 Logging to MLflow and the champion gate live in training/tracking.py; this module only computes.
 """
+
 from __future__ import annotations
 
 import time
@@ -11,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import MarketDataset
-from features.registry import require_columns
-from training.config import TrainConfig
-from training.scoring import evaluate_scores
-from training.forecaster import HorizonModel, SectorForecaster
-from training.calibration import calibrate_slope, zscore_by_date
 from features.errors import DataError
+from features.registry import require_columns
+from training.calibration import calibrate_slope, zscore_by_date
+from training.config import TrainConfig
+from training.forecaster import HorizonModel, SectorForecaster
 from training.labels import mean_relative_return, neutralise
 from training.models import BASELINES, FitClock, fit_booster
+from training.scoring import evaluate_scores
 from training.walkforward import USABLE, WalkForward, run_walk_forward, sample_rows
 
 
@@ -94,35 +95,49 @@ def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> T
         label = labels[f"label_{name}"]
         wf = run_walk_forward(table, label, p.dates, name, cfg, clock, progress)
         if wf.oos.empty:
-            raise DataError(f"not enough history for a walk-forward at {name}: need "
-                             f"{cfg.min_train_years}+ years of features before a test year")
+            raise DataError(
+                f"not enough history for a walk-forward at {name}: need "
+                f"{cfg.min_train_years}+ years of features before a test year"
+            )
         metrics, series = {}, {}
         for model in [*(f"lgbm_{k}" for k in cfg.objectives), *BASELINES]:
             metrics[model], series[model] = evaluate_scores(
-                wf.scores(model), ds, name, cfg, _forecast_columns(wf.oos, model))
-        chosen = max((f"lgbm_{k}" for k in cfg.objectives),
-                     key=lambda m: np.nan_to_num(metrics[m]["rank_ic_mean"], nan=-np.inf))
+                wf.scores(model), ds, name, cfg, _forecast_columns(wf.oos, model)
+            )
+        chosen = max(
+            (f"lgbm_{k}" for k in cfg.objectives), key=lambda m: np.nan_to_num(metrics[m]["rank_ic_mean"], nan=-np.inf)
+        )
         kind = chosen.removeprefix("lgbm_")
         # final model: every labelled sample row; calibration from all out-of-sample folds
         y = label.reindex(rows.index)
         ok = y.notna().to_numpy()
         booster = fit_booster(rows[ok][wf.feature_names], y[ok], kind, cfg, clock)
         oos = wf.oos
-        slope = calibrate_slope(zscore_by_date(oos[f"score_{chosen}"]), neutralise(oos["label"])) if kind == "rank" else 1.0
+        slope = (
+            calibrate_slope(zscore_by_date(oos[f"score_{chosen}"]), neutralise(oos["label"])) if kind == "rank" else 1.0
+        )
         residuals = np.sort((oos["label"] - oos[f"pred_{chosen}"]).dropna().to_numpy())
         hmodels[name] = HorizonModel(
-            sessions=h, kind=kind, booster_file=f"booster_{name}.txt",
-            offset=mean_relative_return(y[ok]), slope=slope,
-            residuals=[float(r) for r in residuals], skill=skill_card(metrics[chosen], cfg.overlap(name)),
+            sessions=h,
+            kind=kind,
+            booster_file=f"booster_{name}.txt",
+            offset=mean_relative_return(y[ok]),
+            slope=slope,
+            residuals=[float(r) for r in residuals],
+            skill=skill_card(metrics[chosen], cfg.overlap(name)),
         )
         boosters[name] = booster
         importance = pd.Series(booster.feature_importance("gain"), index=wf.feature_names)
         results[name] = HorizonResult(wf, metrics, series, chosen, importance)
     trained_rows = rows.index.get_level_values("date")
     window = (trained_rows.min().date().isoformat(), trained_rows.max().date().isoformat())
-    fc = SectorForecaster(feature_names=list(table.columns), horizons=hmodels, training_window=window,
-                          coverage=cfg.coverage, info={"universe": ds.universe.name, "data_source": ds.source.label,
-                                "synthetic": ds.source.synthetic})
+    fc = SectorForecaster(
+        feature_names=list(table.columns),
+        horizons=hmodels,
+        training_window=window,
+        coverage=cfg.coverage,
+        info={"universe": ds.universe.name, "data_source": ds.source.label, "synthetic": ds.source.synthetic},
+    )
     fc._boosters = boosters
     timings = {"features_s": t_features, "train_and_evaluate_s": time.perf_counter() - t0}
     return TrainResult(ds, cfg, results, fc, boosters, clock, timings)

@@ -3,6 +3,7 @@
 Compute only: loading the model is `load_registered`, logging is tracking.log_unseen and printing
 is summary.print_unseen, as for training (train / tracking / summary).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ def load_registered(ds: MarketDataset, cfg: TrainConfig, model: str) -> tuple[st
     from training.store import open_store
 
     if open_store(cfg.store_dir, cfg.experiment, create=False) is None:
-        raise ModelError(f"no model store with experiment {cfg.experiment!r} in {cfg.store_dir}/ — run `make train` first")
+        raise ModelError(
+            f"no model store with experiment {cfg.experiment!r} in {cfg.store_dir}/ — run `make train` first"
+        )
     name = registered_name(ds.universe.name, ds.source)
     uri = resolve_model_uri(name, model)
     try:
@@ -54,8 +57,9 @@ def load_registered(ds: MarketDataset, cfg: TrainConfig, model: str) -> tuple[st
     return name, uri, forecaster
 
 
-def score_unseen(ds: MarketDataset, forecaster: SectorForecaster, cfg: TrainConfig, date_from, name: str,
-                 uri: str) -> UnseenScores:
+def score_unseen(
+    ds: MarketDataset, forecaster: SectorForecaster, cfg: TrainConfig, date_from, name: str, uri: str
+) -> UnseenScores:
     """Metrics per horizon on the dates of `ds` from `date_from` whose labels start after training ended."""
     try:
         start = pd.Timestamp(date_from)
@@ -63,8 +67,10 @@ def score_unseen(ds: MarketDataset, forecaster: SectorForecaster, cfg: TrainConf
         raise RequestError(f"--from: {date_from!r} is not a date (YYYY-MM-DD)") from None
     trained_to = pd.Timestamp(forecaster.training_window[1])
     if start <= trained_to:  # scoring the training window would report in-sample fit as skill
-        raise RequestError(f"--from {start.date()} is inside the training window of {uri} (trained on data "
-                           f"through {trained_to.date()}); give a date after {trained_to.date()}")
+        raise RequestError(
+            f"--from {start.date()} is inside the training window of {uri} (trained on data "
+            f"through {trained_to.date()}); give a date after {trained_to.date()}"
+        )
     p = ds.panels
     table = ds.features  # features need the history; only dates from `start` are scored
     preds = forecaster.predict(table[table.index.get_level_values("date") >= start])
@@ -85,6 +91,8 @@ def score_unseen(ds: MarketDataset, forecaster: SectorForecaster, cfg: TrainConf
         out.metrics[h], _ = evaluate_scores(frame, ds, h, cfg, fc)
         out.first_dates[h] = lo
     if not out.metrics:
-        raise DataError(f"no unseen labelled dates: the model was trained through {trained_to.date()}; "
-                        "give --from after that and data that extends beyond it")
+        raise DataError(
+            f"no unseen labelled dates: the model was trained through {trained_to.date()}; "
+            "give --from after that and data that extends beyond it"
+        )
     return out

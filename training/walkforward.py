@@ -5,6 +5,7 @@ interval and slope come only from EARLIER folds' out-of-sample residuals whose l
 before the test year began (purged like the training rows), so coverage and calibration are
 measured honestly too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,13 @@ def known_by(frames: list, cutoff: pd.Timestamp):
 
 
 def run_walk_forward(
-    table: pd.DataFrame, label: pd.Series, dates: pd.DatetimeIndex, horizon: str, cfg: TrainConfig,
-    clock: FitClock | None = None, progress=None,
+    table: pd.DataFrame,
+    label: pd.Series,
+    dates: pd.DatetimeIndex,
+    horizon: str,
+    cfg: TrainConfig,
+    clock: FitClock | None = None,
+    progress=None,
 ) -> WalkForward:
     h = cfg.horizons[horizon]
     rows = sample_rows(table, dates, cfg.step)

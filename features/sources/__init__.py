@@ -6,6 +6,7 @@ Source specs (the `--source` option, parsed once into features.sources.data_sour
   demo[:k=v,...]    the embedded, seeded demo market (knobs: sectors, stocks, years, signal, seed)
   auto              yfinance when reachable, else the newest cache, else the demo market
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

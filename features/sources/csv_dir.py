@@ -5,6 +5,7 @@ carry stray header rows, odd column orders, timestamps with time zones and the o
 line. The reader keeps every line's number so each problem can be reported as ``file:line``;
 the content checks (duplicates, splits, gaps, ...) are ``features.validation.validate``'s job.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,8 +65,13 @@ def _read_body(path: Path, width: int, date_col: int) -> pd.DataFrame:
     """
     try:
         body = pd.read_csv(
-            path, header=0, names=range(width), index_col=False, dtype={date_col: str},
-            skip_blank_lines=False, encoding="utf-8-sig",
+            path,
+            header=0,
+            names=range(width),
+            index_col=False,
+            dtype={date_col: str},
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
         )
         body["_extra"] = ""
     except pd.errors.ParserError:
@@ -155,21 +161,52 @@ def read_csv_file(path: Path, ticker: str) -> tuple[pd.DataFrame, ValidationRepo
         return [f"line {t[:SHOWN_CHARS]!r}" for t in lines]
 
     stray = no_date & no_number & ~overlong
-    emit_rows(report, ticker, where, "stray_header", "dropped", raw.loc[stray, "row"],
-              raw.loc[stray, "date"], quote(stray), "a header/label row inside the data")
+    emit_rows(
+        report,
+        ticker,
+        where,
+        "stray_header",
+        "dropped",
+        raw.loc[stray, "row"],
+        raw.loc[stray, "date"],
+        quote(stray),
+        "a header/label row inside the data",
+    )
     bad_date = no_date & ~stray & ~overlong
-    emit_rows(report, ticker, where, "unparsable_row", "dropped", raw.loc[bad_date, "row"],
-              raw.loc[bad_date, "date"], [f"date cell not a date: {q}" for q in quote(bad_date)],
-              "date cell not a date")
-    emit_rows(report, ticker, where, "unparsable_row", "dropped", raw.loc[overlong, "row"],
-              raw.loc[overlong, "date"], [f"more cells than the header: {q}" for q in quote(overlong)],
-              "more cells than the header")
+    emit_rows(
+        report,
+        ticker,
+        where,
+        "unparsable_row",
+        "dropped",
+        raw.loc[bad_date, "row"],
+        raw.loc[bad_date, "date"],
+        [f"date cell not a date: {q}" for q in quote(bad_date)],
+        "date cell not a date",
+    )
+    emit_rows(
+        report,
+        ticker,
+        where,
+        "unparsable_row",
+        "dropped",
+        raw.loc[overlong, "row"],
+        raw.loc[overlong, "date"],
+        [f"more cells than the header: {q}" for q in quote(overlong)],
+        "more cells than the header",
+    )
     keep = ~(no_date | overlong)
 
     missing = [c for c in ("open", "high", "low", "volume") if c not in col_of]
     if missing:
-        report.add(ticker, "missing_column", "noted",
-                   f"no {', '.join(missing)} column; left empty for validation to judge", where=where, row=1)
+        report.add(
+            ticker,
+            "missing_column",
+            "noted",
+            f"no {', '.join(missing)} column; left empty for validation to judge",
+            where=where,
+            row=1,
+        )
     if "adj_close" in col_of:
         adj = _numbers(body[col_of["adj_close"]])[keep]
         close = raw["close"].to_numpy()[keep]
@@ -177,16 +214,27 @@ def read_csv_file(path: Path, ticker: str) -> tuple[pd.DataFrame, ValidationRepo
             rel = np.abs(adj / close - 1.0)
         gap = float(rel[np.isfinite(rel)].max(initial=0.0))
         same = gap <= ADJ_CLOSE_TOLERANCE
-        report.add(ticker, "adj_close_ignored", "noted",
-                   "Adj Close equals Close (prices already adjusted); column ignored" if same else
-                   f"Adj Close differs from Close by up to {gap:.2%}: Close is used, so dividends are "
-                   "not adjusted (splits are checked by validation)", where=where, row=1)
+        report.add(
+            ticker,
+            "adj_close_ignored",
+            "noted",
+            "Adj Close equals Close (prices already adjusted); column ignored"
+            if same
+            else f"Adj Close differs from Close by up to {gap:.2%}: Close is used, so dividends are "
+            "not adjusted (splits are checked by validation)",
+            where=where,
+            row=1,
+        )
     return raw.loc[keep, list(RAW_COLUMNS)].reset_index(drop=True), report
 
 
 def load_csv_dir(
-    directory, required: list[str], optional: list[str], calendar: str = "XNYS",
-    benchmark: str | None = None, config: ValidationConfig = DEFAULT_CONFIG,
+    directory,
+    required: list[str],
+    optional: list[str],
+    calendar: str = "XNYS",
+    benchmark: str | None = None,
+    config: ValidationConfig = DEFAULT_CONFIG,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Read ``<TICKER>.csv`` for each ticker in ``directory`` and validate them together.
 
@@ -210,8 +258,9 @@ def load_csv_dir(
             if ticker in required:
                 missing_required.append(ticker)
             else:
-                report.add(ticker, "missing_file", "noted", f"optional {path.name} not found; left out",
-                           where=str(path))
+                report.add(
+                    ticker, "missing_file", "noted", f"optional {path.name} not found; left out", where=str(path)
+                )
             continue
         try:
             frame, file_report = read_csv_file(path, ticker)
@@ -226,9 +275,7 @@ def load_csv_dir(
         names = ", ".join(f"{t}.csv" for t in missing_required)
         for t in missing_required:
             report.add(t, "missing_file", "refused", f"required {t}.csv not found", where=str(folder / f"{t}.csv"))
-        raise DataValidationError(
-            f"CSV folder {folder} lacks required ticker file(s): {names}", report
-        )
+        raise DataValidationError(f"CSV folder {folder} lacks required ticker file(s): {names}", report)
 
     bars, checked = validate(raw, where, calendar=calendar, benchmark=benchmark, config=config)
     report.extend(checked)
@@ -238,4 +285,3 @@ def load_csv_dir(
             f"CSV folder {folder}: no usable rows for required ticker(s) {', '.join(refused)}", report
         )
     return bars, report
-

@@ -4,6 +4,7 @@ Why a value object: the source decides which registered model may serve the data
 trained on the synthetic demo must never serve real prices). That decision reads the typed
 ``synthetic`` field, never a display string, so no change of label format can break it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -53,7 +54,9 @@ class DataSource:
             k = self.knobs
             assert k is not None
             day = "" if self.end is None else f",end={pd.Timestamp(self.end).strftime('%Y-%m-%d')}"
-            return f"demo(seed={k.seed},signal={k.signal:g},sectors={k.sectors},stocks={k.stocks},years={k.years:g}{day})"
+            return (
+                f"demo(seed={k.seed},signal={k.signal:g},sectors={k.sectors},stocks={k.stocks},years={k.years:g}{day})"
+            )
         return self.name
 
     def __str__(self) -> str:

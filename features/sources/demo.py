@@ -41,9 +41,11 @@ split into independent streams, so the output is a pure function of the knobs, s
 The scale case (10 sectors x 200 stocks x 20 years, ~10M bars) is generated one sector block
 at a time in float32, writing straight into preallocated output columns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +139,7 @@ STOCK_VOLUME_MEDIAN = 1e6
 
 # context role (universe.context key): how the series behaves. Kinds: "vix" and "yield" are
 # levels; the others are prices with market beta, yield duration, own sigma and start level.
-CONTEXT_SPECS = {
+CONTEXT_SPECS: dict[str, dict[str, Any]] = {
     "vix": dict(kind="vix", base=14.0, elasticity=0.85, phi=0.92, sd=0.05, shock=0.04, lo=9.0, hi=85.0),
     "yield_10y": dict(kind="yield", start=(2.0, 5.0), sd=0.055, lo=0.5, hi=8.0),
     "yield_5y": dict(kind="yield_spread", spread=0.5, spread_sd=0.35, phi=0.995, lo=0.1),
@@ -306,7 +308,7 @@ def _generic_universe(sectors: int, stocks: int, calendar: str) -> Universe:
     else:
         secs = tuple(Sector(name=n, ticker=f"SEC{i + 1:02d}") for i, n in enumerate(names))
         desc = f"demo market: {sectors} sector series vs {DEMO_BENCHMARK}"
-    cohorts = {c: tuple(names[j::len(COHORTS)]) for j, c in enumerate(COHORTS) if names[j::len(COHORTS)]}
+    cohorts = {c: tuple(names[j :: len(COHORTS)]) for j, c in enumerate(COHORTS) if names[j :: len(COHORTS)]}
     return Universe(
         name=f"demo-{sectors}x{stocks}" if stocks else f"demo-{sectors}",
         benchmark=DEMO_BENCHMARK,
@@ -535,7 +537,9 @@ def _etf_blocks(plan: _Plan, rng, ws: _Work, market, drift, sink) -> np.ndarray:
     else:
         weights, price0, level = np.ones(S), np.full(S, GENERIC_PRICE), np.full(S, GENERIC_VOLUME)
     scale = (vol * np.sqrt(sigma**2 + (beta * MARKET_SIGMA) ** 2)).astype(np.float32)
-    base = (np.log(level)[:, None] + VOLUME_VOL_ELASTICITY * np.log(vol) + ABNORMAL_VOLUME_Z * plan.z).astype(np.float32)
+    base = (np.log(level)[:, None] + VOLUME_VOL_ELASTICITY * np.log(vol) + ABNORMAL_VOLUME_Z * plan.z).astype(
+        np.float32
+    )
     block = rng["blocks"]
     log_volume = _log_volume(block, ws, r, scale, base, SECTOR_VOLUME_NOISE)
     log_close = np.cumsum(r, axis=1, dtype=np.float64)
@@ -554,6 +558,7 @@ def _etf_mask(ticker: str, dates: pd.DatetimeIndex) -> np.ndarray:
 def _stock_blocks(plan: _Plan, rng, ws: _Work, market, drift, sink) -> np.ndarray:
     """One sector of members at a time in reused buffers; returns the cap-weighted index return."""
     sp = plan.stocks
+    assert sp is not None  # only called for constituent markets
     S, T = plan.z.shape
     per = len(sp["tickers"]) // S
     shape = (per, T)
@@ -585,7 +590,11 @@ def _stock_blocks(plan: _Plan, rng, ws: _Work, market, drift, sink) -> np.ndarra
         den += tmp.sum(axis=0, dtype=np.float64)
         tmp *= r
         num += tmp.sum(axis=0, dtype=np.float64)
-        np.add.outer(np.log(sp["volume"][rows]).astype(np.float32), log_vol + ABNORMAL_VOLUME_Z * plan.z[s] + sector_noise[s], out=tmp)
+        np.add.outer(
+            np.log(sp["volume"][rows]).astype(np.float32),
+            log_vol + ABNORMAL_VOLUME_Z * plan.z[s] + sector_noise[s],
+            out=tmp,
+        )
         log_volume = _log_volume(block, ws, r, scale, tmp, STOCK_VOLUME_NOISE)
         np.cumsum(r, axis=1, dtype=np.float64, out=log_close)
         log_close += np.log(sp["price0"][rows])[:, None]
@@ -680,7 +689,7 @@ class _Sink:
             if contiguous and flat is None:
                 out[lo:hi] = values.ravel()
             elif contiguous:
-                np.compress(flat, values.ravel(), out=out[lo:hi])
+                np.compress(flat, values.ravel(), out=out[lo:hi])  # type: ignore[arg-type]  # flat is set here
             else:
                 for i, (start, n) in enumerate(zip(starts, lengths, strict=True)):
                     out[start : start + n] = values[i] if mask is None else values[i, mask[i]]

@@ -4,6 +4,7 @@ Why a dispatcher: every command (train, serve, data, matrix) must treat sources 
 record what was really used. ``auto`` degrades yfinance -> cache -> demo, and each fallback is
 announced in ``MarketData.notes`` and in the recorded source, never silently.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -13,8 +14,7 @@ import pandas as pd
 
 from features.errors import SourceError
 from features.findings import ValidationReport
-from features.sources import MarketData
-from features.sources import yahoo
+from features.sources import MarketData, yahoo
 from features.sources.data_source import DataSource
 from features.sources.demo import demo_market
 from features.universe import Universe
@@ -22,7 +22,12 @@ from features.validation import DEFAULT_CONFIG, ValidationConfig
 
 
 def load_market(
-    source: str | DataSource, universe: Universe, *, cache_dir=None, deadline_s: float = 60, end=None,
+    source: str | DataSource,
+    universe: Universe,
+    *,
+    cache_dir=None,
+    deadline_s: float = 60,
+    end=None,
     validation: ValidationConfig = DEFAULT_CONFIG,
 ) -> MarketData:
     """Bars for `universe` from `source` (a DataSource, or a spec: auto, yfinance, csv:DIR, demo[:k=v,...]).
@@ -59,8 +64,12 @@ def _from_csv(src: DataSource, universe: Universe, end, validation: ValidationCo
     if not directory.is_dir():
         raise SourceError(f"csv source: {directory} is not a folder (expected one <TICKER>.csv per ticker)")
     bars, report = load_csv_dir(
-        directory, required_tickers(universe), optional_tickers(universe),
-        calendar=universe.calendar, benchmark=universe.benchmark, config=validation,
+        directory,
+        required_tickers(universe),
+        optional_tickers(universe),
+        calendar=universe.calendar,
+        benchmark=universe.benchmark,
+        config=validation,
     )
     return MarketData(_until(bars, end), src, report)
 
@@ -98,12 +107,14 @@ def fetch_dir(cache_dir) -> Path:
     return Path(cache_dir) if cache_dir is not None else yahoo.default_cache_dir()
 
 
-def _validated(fetch: yahoo.YahooFetch, universe: Universe, source: DataSource, end,
-               validation: ValidationConfig) -> MarketData:
+def _validated(
+    fetch: yahoo.YahooFetch, universe: Universe, source: DataSource, end, validation: ValidationConfig
+) -> MarketData:
     from features.validation import validate
 
-    bars, checked = validate(fetch.raw, fetch.where, calendar=universe.calendar, benchmark=universe.benchmark,
-                             as_of=end, config=validation)
+    bars, checked = validate(
+        fetch.raw, fetch.where, calendar=universe.calendar, benchmark=universe.benchmark, as_of=end, config=validation
+    )
     report = ValidationReport()
     report.extend(fetch.report)
     report.extend(checked)

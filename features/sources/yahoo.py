@@ -15,23 +15,25 @@ Why this shape:
 yfinance is imported lazily, inside the download worker (it is slow to import and not needed
 by the other sources).
 """
+
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from features.bars import PRICE_COLUMNS, VALUE_COLUMNS
-from features.calendar import last_complete_session, sessions
+from features.calendar import last_complete_session
 from features.findings import Finding, ValidationReport
 
 CACHE_ENV = "SECTOR_HEATMAP_CACHE"
@@ -92,6 +94,11 @@ def cache_path(cache_dir: Path, ticker: str) -> Path:
     return Path(cache_dir) / f"{safe}.csv"
 
 
+def _download_group(download, group: list[str], since, deadline, cache_dir):
+    """One batched download, its own timeout bounded by what is left of the overall deadline."""
+    return download(group, since, None, min(REQUEST_TIMEOUT_S, deadline.left()), cache_dir)
+
+
 def load_yfinance(
     tickers,
     cache_dir: Path | None = None,
@@ -129,18 +136,20 @@ def load_yfinance(
     deadline = _Deadline(deadline_s)
     for since, group in sorted(groups.items()):
         if deadline.left() <= 0:
-            fetch.failed.update({t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group})
+            fetch.failed.update(
+                {t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group}
+            )
             continue
         try:
             frame = _with_deadline(
-                lambda g=group, s=since: download(g, s, None, min(REQUEST_TIMEOUT_S, deadline.left()), cache_dir),
+                functools.partial(_download_group, download, group, since, deadline, cache_dir),
                 deadline.left(),
             )
         except DownloadTimeout:
             fetch.failed.update({t: f"download timed out after {deadline_s:g} s" for t in group})
             deadline.expire()  # a dead network: do not queue more calls behind a hung one
             continue
-        except Exception as exc:  # noqa: BLE001 - yfinance raises anything; name it and go on
+        except Exception as exc:
             fetch.failed.update({t: f"download failed: {type(exc).__name__}: {exc}" for t in group})
             continue
         fresh, why = split_download(frame, group)
@@ -163,7 +172,8 @@ def _report_failures(fetch: YahooFetch) -> None:
     for ticker, why in fetch.failed.items():
         cached = ticker in fetch.raw
         if cached:
-            msg = f"refresh failed ({why}); using the cache through {fetch.last_date([ticker]).date()}"
+            through = fetch.last_date([ticker])
+            msg = f"refresh failed ({why}); using the cache through {through.date() if through is not None else 'n/a'}"
         else:
             msg = f"refresh failed ({why}) and nothing is cached"
             fetch.where[ticker] = WHERE
@@ -172,7 +182,9 @@ def _report_failures(fetch: YahooFetch) -> None:
     for (why, cached), names in grouped.items():
         tail = "using their cached data" if cached else "no cached data either"
         said = next((fetch.failed[t].split(SAID)[1] for t in names if SAID in fetch.failed[t]), "")
-        fetch.notes.append(f"yfinance: {', '.join(names)}: {why}; {tail}" + (f" (yfinance said: {said})" if said else ""))
+        fetch.notes.append(
+            f"yfinance: {', '.join(names)}: {why}; {tail}" + (f" (yfinance said: {said})" if said else "")
+        )
 
 
 def read_cache(tickers, cache_dir: Path | None = None) -> YahooFetch:
@@ -206,7 +218,9 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> tuple[dict
     out: dict[str, pd.DataFrame] = {}
     failed: dict[str, str] = {}
     if frame is None or frame.empty:
-        return out, {t: "empty frame returned (offline, rate-limited or unknown ticker)" + _said(frame, t) for t in tickers}
+        return out, {
+            t: "empty frame returned (offline, rate-limited or unknown ticker)" + _said(frame, t) for t in tickers
+        }
     for ticker in tickers:
         sub = _columns_of(frame, ticker, single=len(tickers) == 1)
         if sub is None:
@@ -299,13 +313,22 @@ def _readjust(fetch: YahooFetch, ticker: str, cached: pd.DataFrame, fresh: pd.Da
     if split_like:
         scaled.loc[older, "volume"] = cached.loc[older, "volume"] / ratio
     day = first["date"].strftime("%Y-%m-%d")
-    fetch.report.add(Finding(
-        ticker, "readjusted_history", "repaired",
-        f"Yahoo's adjusted close on {day} is now {first['close_new']:.6g} (cached {first['close_old']:.6g}): "
-        f"cached prices before {fresh['date'].min().date()} scaled by {ratio:.6g}"
-        + (" and volumes by its inverse (a split)" if split_like else " (a dividend or split since the last refresh)"),
-        where, date=day,
-    ))
+    fetch.report.add(
+        Finding(
+            ticker,
+            "readjusted_history",
+            "repaired",
+            f"Yahoo's adjusted close on {day} is now {first['close_new']:.6g} (cached {first['close_old']:.6g}): "
+            f"cached prices before {fresh['date'].min().date()} scaled by {ratio:.6g}"
+            + (
+                " and volumes by its inverse (a split)"
+                if split_like
+                else " (a dividend or split since the last refresh)"
+            ),
+            where,
+            date=day,
+        )
+    )
     return scaled
 
 
@@ -341,8 +364,17 @@ def _yf_download(tickers: list[str], start: str, end: str | None, timeout: float
     logger.addHandler(collect)
     try:
         frame = yf.download(
-            tickers, start=start, end=end, interval="1d", auto_adjust=True, actions=False, progress=False,
-            threads=len(tickers) > 1, timeout=timeout, multi_level_index=True, group_by="column",
+            tickers,
+            start=start,
+            end=end,
+            interval="1d",
+            auto_adjust=True,
+            actions=False,
+            progress=False,
+            threads=len(tickers) > 1,
+            timeout=timeout,
+            multi_level_index=True,
+            group_by="column",
         )
     finally:
         logger.removeHandler(collect)
@@ -396,7 +428,7 @@ def _with_deadline(fn: Callable[[], object], seconds: float):
     def run() -> None:
         try:
             box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller below
+        except BaseException as exc:
             box["error"] = exc
         finally:
             done.set()

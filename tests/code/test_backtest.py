@@ -1,4 +1,5 @@
 """Rotation backtest checked against hand arithmetic and look-ahead traps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,7 +66,7 @@ def test_hand_built_two_rebalance_example():
     growth = np.prod(1 + np.array(expected))
     assert st["ann_return_strategy"] == pytest.approx(growth ** (252 / 4) - 1, rel=1e-9)
     bench_growth = 1.02 * 1.01 * 1.03 * 0.98
-    assert st["ann_excess_vs_benchmark"] == pytest.approx(growth ** 63 - bench_growth ** 63, rel=1e-9)
+    assert st["ann_excess_vs_benchmark"] == pytest.approx(growth**63 - bench_growth**63, rel=1e-9)
     assert st["max_drawdown_strategy"] == pytest.approx(expected[3], rel=1e-9)  # d3 is the peak
     assert st["avg_turnover"] == pytest.approx((1 + to2) / 2)
     assert st["total_cost"] == pytest.approx(c * (1 + to2))

@@ -1,4 +1,5 @@
 """The one cross-sectional percentile (features.crosssection), checked against scipy's average ranks."""
+
 from __future__ import annotations
 
 import numpy as np

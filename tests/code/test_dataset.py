@@ -1,5 +1,6 @@
 """MarketDataset: one point-in-time object; `upto` cuts bars, panels, features and labels together and
 `data_hash` describes exactly the bars held."""
+
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """Features on date t must not depend on anything after t (the look-ahead guard of the feature layer)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +40,10 @@ def test_features_identical_without_or_with_changed_future(market, cut):
     pd.testing.assert_frame_equal(upto(full), upto(altered), check_exact=False, rtol=1e-9, atol=1e-12)
     # and the future really was different, so the test could fail
     later = full.index.get_level_values("date") > cut
-    assert not np.allclose(full[later]["rel_ret_1w"].fillna(0), altered[altered.index.get_level_values("date") > cut]["rel_ret_1w"].fillna(0))
+    assert not np.allclose(
+        full[later]["rel_ret_1w"].fillna(0),
+        altered[altered.index.get_level_values("date") > cut]["rel_ret_1w"].fillna(0),
+    )
 
 
 def test_a_gap_at_the_cut_does_not_leak(market):

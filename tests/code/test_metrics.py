@@ -1,4 +1,5 @@
 """Metrics checked against independent per-date loops (scipy, sets, plain formulas)."""
+
 from __future__ import annotations
 
 import time
@@ -215,7 +216,7 @@ def test_bootstrap_excludes_zero_for_real_skill():
 
 def test_block_bootstrap_widens_for_overlapping_values():
     """With 13-fold overlap an iid bootstrap (block 1) is ~sqrt(13) too narrow; the block one is not."""
-    widths_iid, widths_block, true_se = [], [], []
+    widths_iid, widths_block = [], []
     for seed in range(10):
         x = overlapping_series(1200, 13, seed=seed).to_numpy()
         lo, hi = block_bootstrap_ci(x, block=1, seed=seed)

@@ -1,5 +1,6 @@
 """The feature set is declared once: each block's names are what it computes, the registry lists the
 table's exact columns, and a column someone needs but the table lacks is named at start-up."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,8 +20,12 @@ def demo() -> MarketDataset:
 
 @pytest.mark.parametrize("block", SECTOR_BLOCKS, ids=lambda b: b.name)
 def test_each_block_computes_exactly_the_columns_it_declares(demo, block):
-    for cfg in (FeatureConfig(), replace(FeatureConfig(), trend_windows=(20, 100), volatility_windows=(10, 30),
-                                         beta_window=60, updown_window=10)):
+    for cfg in (
+        FeatureConfig(),
+        replace(
+            FeatureConfig(), trend_windows=(20, 100), volatility_windows=(10, 30), beta_window=60, updown_window=10
+        ),
+    ):
         assert list(block.compute(demo.panels, cfg)) == block.columns(cfg)
 
 
@@ -44,8 +49,9 @@ def test_serving_config_is_checked_against_the_table_at_start(demo):
     from serving.state import check_serving_columns
 
     check_serving_columns(ServingConfig(), demo)
-    changed = MarketDataset.from_bars(demo.bars, demo.universe, demo.source,
-                                      replace(FeatureConfig(), volatility_windows=(20, 60, 120)))
+    changed = MarketDataset.from_bars(
+        demo.bars, demo.universe, demo.source, replace(FeatureConfig(), volatility_windows=(20, 60, 120))
+    )
     with pytest.raises(ConfigError, match="vol_21d"):
         check_serving_columns(ServingConfig(), changed)
     with pytest.raises(ConfigError, match="window.*2Y"):

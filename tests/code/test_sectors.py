@@ -1,4 +1,5 @@
 """Sector series from constituents, and universe files."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,27 +18,43 @@ def _bars(prices: dict[str, list[float]]) -> pd.DataFrame:
     for ticker, closes in prices.items():
         for d, c in zip(DATES, closes):
             if c is not None:
-                rows.append({"date": d, "ticker": ticker, "open": c, "high": c * 1.01, "low": c * 0.99,
-                             "close": c, "volume": 100.0})
+                rows.append(
+                    {
+                        "date": d,
+                        "ticker": ticker,
+                        "open": c,
+                        "high": c * 1.01,
+                        "low": c * 0.99,
+                        "close": c,
+                        "volume": 100.0,
+                    }
+                )
     return tidy_bars(pd.DataFrame(rows))
 
 
 def _universe(weights=None):
-    return universe_from_mapping({
-        "name": "t", "benchmark": "IDX",
-        "sectors": [{"name": "A", "members": ["a1", "a2", "a3"], **({"weights": weights} if weights else {})},
-                    {"name": "B", "members": ["b1"]}],
-    })
+    return universe_from_mapping(
+        {
+            "name": "t",
+            "benchmark": "IDX",
+            "sectors": [
+                {"name": "A", "members": ["a1", "a2", "a3"], **({"weights": weights} if weights else {})},
+                {"name": "B", "members": ["b1"]},
+            ],
+        }
+    )
 
 
 def test_equal_weight_index_with_listing_and_delisting():
-    bars = _bars({
-        "IDX": [100, 101, 102, 103, 104, 105],
-        "a1": [10, 11, 12.1, 12.1, 13.31, 13.31],
-        "a2": [20, 20, 20, None, None, None],  # delists after day 3
-        "a3": [None, None, 5, 6, 6, 6],  # lists on day 3
-        "b1": [1, 1, 1, 1, 1, 1],
-    })
+    bars = _bars(
+        {
+            "IDX": [100, 101, 102, 103, 104, 105],
+            "a1": [10, 11, 12.1, 12.1, 13.31, 13.31],
+            "a2": [20, 20, 20, None, None, None],  # delists after day 3
+            "a3": [None, None, 5, 6, 6, 6],  # lists on day 3
+            "b1": [1, 1, 1, 1, 1, 1],
+        }
+    )
     p = sector_panels(bars, _universe(), max_fill=0)
     # independent: mean of members' returns among those with closes on both days
     r = [np.mean([0.1, 0.0]), np.mean([0.1, 0.0]), np.mean([0.0, 0.2]), np.mean([0.1, 0.0]), np.mean([0.0, 0.0])]
@@ -48,16 +65,28 @@ def test_equal_weight_index_with_listing_and_delisting():
 
 
 def test_cap_weights_tilt_the_index():
-    bars = _bars({"IDX": [1] * 6, "a1": [10, 11, 11, 11, 11, 11], "a2": [10, 10, 10, 10, 10, 10],
-                  "a3": [10, 10, 10, 10, 10, 10], "b1": [1] * 6})
+    bars = _bars(
+        {
+            "IDX": [1] * 6,
+            "a1": [10, 11, 11, 11, 11, 11],
+            "a2": [10, 10, 10, 10, 10, 10],
+            "a3": [10, 10, 10, 10, 10, 10],
+            "b1": [1] * 6,
+        }
+    )
     p = sector_panels(bars, _universe(weights={"a1": 3.0, "a2": 1.0, "a3": 1.0}))
     assert p.close["A"].iloc[1] == pytest.approx(100 * (1 + 0.1 * 3 / 5))
 
 
 def test_late_etf_sector_is_missing_not_dropped():
     bars = _bars({"SPY": [100] * 6, "XLK": [10] * 6, "XLC": [None, None, None, 5, 5, 5]})
-    u = universe_from_mapping({"name": "t", "benchmark": "SPY",
-                               "sectors": [{"name": "Tech", "ticker": "XLK"}, {"name": "Comm", "ticker": "XLC"}]})
+    u = universe_from_mapping(
+        {
+            "name": "t",
+            "benchmark": "SPY",
+            "sectors": [{"name": "Tech", "ticker": "XLK"}, {"name": "Comm", "ticker": "XLC"}],
+        }
+    )
     p = sector_panels(bars, u)
     assert list(p.sectors) == ["XLK", "XLC"]
     assert p.close["XLC"].isna().sum() == 3 and p.close["XLC"].iloc[3:].eq(5).all()
@@ -66,16 +95,37 @@ def test_late_etf_sector_is_missing_not_dropped():
 def test_shipped_universe_is_complete():
     u = load_universe("us_sectors")
     assert u.benchmark == "SPY" and len(u.sectors) == 11
-    assert {s.ticker for s in u.sectors} == {"XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY"}
+    assert {s.ticker for s in u.sectors} == {
+        "XLB",
+        "XLC",
+        "XLE",
+        "XLF",
+        "XLI",
+        "XLK",
+        "XLP",
+        "XLRE",
+        "XLU",
+        "XLV",
+        "XLY",
+    }
     assert u.cohort_of("XLU") == "defensive" and u.cohort_of("XLE") == "late_cycle"
 
 
-@pytest.mark.parametrize("raw, words", [
-    ({"benchmark": "X", "sectors": []}, "missing required field 'name'"),
-    ({"name": "u", "benchmark": "X", "sectors": [{"name": "A"}]}, "exactly one of 'ticker' or 'members'"),
-    ({"name": "u", "benchmark": "X", "sectors": [{"name": "A", "ticker": "T"}], "cohorts": {"boom": ["A"]}}, "cohort 'boom'"),
-    ({"name": "u", "benchmark": "X", "sectors": [{"name": "A", "ticker": "T"}], "cohorts": {"defensive": ["Z"]}}, "unknown sectors"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ({"benchmark": "X", "sectors": []}, "missing required field 'name'"),
+        ({"name": "u", "benchmark": "X", "sectors": [{"name": "A"}]}, "exactly one of 'ticker' or 'members'"),
+        (
+            {"name": "u", "benchmark": "X", "sectors": [{"name": "A", "ticker": "T"}], "cohorts": {"boom": ["A"]}},
+            "cohort 'boom'",
+        ),
+        (
+            {"name": "u", "benchmark": "X", "sectors": [{"name": "A", "ticker": "T"}], "cohorts": {"defensive": ["Z"]}},
+            "unknown sectors",
+        ),
+    ],
+)
 def test_bad_universe_names_the_problem(raw, words):
     with pytest.raises(UniverseError, match=words):
         universe_from_mapping(raw, "my.yaml")

@@ -1,11 +1,11 @@
 """The csv:DIR reader: messy yfinance-style files in, raw bars plus line-numbered findings out."""
+
 from __future__ import annotations
 
 import math
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from features.calendar import sessions

@@ -1,4 +1,5 @@
 """The embedded demo market: deterministic, tidy, realistic, and with a planted signal of known strength."""
+
 from __future__ import annotations
 
 import re
@@ -164,10 +165,17 @@ def test_signal_leaves_the_noise_alone():
     pd.testing.assert_series_equal(ra["^VIX"], rb["^VIX"])  # context does not depend on the signal
 
 
-@pytest.mark.parametrize("knobs, text", [
-    (dict(signal=0.9), "signal"), (dict(years=0), "years"), (dict(sectors=0), "sectors"),
-    (dict(stocks=-1), "stocks"), (dict(stocks=2.5), "stocks"), (dict(seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "knobs, text",
+    [
+        (dict(signal=0.9), "signal"),
+        (dict(years=0), "years"),
+        (dict(sectors=0), "sectors"),
+        (dict(stocks=-1), "stocks"),
+        (dict(stocks=2.5), "stocks"),
+        (dict(seed=-1), "seed"),
+    ],
+)
 def test_bad_knobs_are_refused_by_name(knobs, text):
     with pytest.raises(ValueError, match=text):
         demo_market(end=END, **knobs)

@@ -1,16 +1,16 @@
 """load_market: one spec -> validated bars, with every fallback of `auto` announced, never silent."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from features.errors import SourceError
 from features.sources import yahoo
-from features.sources.demo import demo_market
 from features.sources.data_source import parse_demo_knobs
+from features.sources.demo import demo_market
 from features.sources.market import load_market
 from features.universe import load_universe
 
@@ -33,9 +33,16 @@ def write_yf_csvs(bars: pd.DataFrame, folder: Path, tickers=None, until=None) ->
             continue
         if until is not None:
             g = g[g["date"] <= pd.Timestamp(until)]
-        pd.DataFrame({"Date": g["date"].dt.strftime("%Y-%m-%d"), "Close": g["close"], "High": g["high"],
-                      "Low": g["low"], "Open": g["open"], "Volume": g["volume"]}).to_csv(
-            folder / f"{ticker}.csv", index=False)
+        pd.DataFrame(
+            {
+                "Date": g["date"].dt.strftime("%Y-%m-%d"),
+                "Close": g["close"],
+                "High": g["high"],
+                "Low": g["low"],
+                "Open": g["open"],
+                "Volume": g["volume"],
+            }
+        ).to_csv(folder / f"{ticker}.csv", index=False)
     return folder
 
 
@@ -93,15 +100,18 @@ def test_demo_mirror_for_another_universe_says_so(tmp_path):
     assert md.universe == UNI and "not mini" in md.notes[0]
 
 
-@pytest.mark.parametrize("spec, text", [
-    ("demo:colour=red", "unknown knob 'colour'"),
-    ("demo:seed=abc", "seed='abc' is not an integer"),
-    ("demo:signal=lots", "signal='lots' is not a number"),
-    ("demo:years", "'years' needs a value"),
-    ("demo:seed=1,seed=2", "given twice"),
-    ("demo:signal=0.95", "signal"),
-    ("demo:years=0", "years must be positive"),
-])
+@pytest.mark.parametrize(
+    "spec, text",
+    [
+        ("demo:colour=red", "unknown knob 'colour'"),
+        ("demo:seed=abc", "seed='abc' is not an integer"),
+        ("demo:signal=lots", "signal='lots' is not a number"),
+        ("demo:years", "'years' needs a value"),
+        ("demo:seed=1,seed=2", "given twice"),
+        ("demo:signal=0.95", "signal"),
+        ("demo:years=0", "years must be positive"),
+    ],
+)
 def test_bad_demo_knobs_are_clear_source_errors(spec, text):
     with pytest.raises(SourceError, match=text.replace("(", r"\(")):
         load_market(spec, UNI, end=END)

@@ -1,4 +1,5 @@
 """The rotation matrix on the real dumps, checked against an independent calculation."""
+
 from __future__ import annotations
 
 import csv
@@ -6,8 +7,8 @@ import math
 
 import pytest
 
-from features.matrix import rotation_matrix, tint
 from features.dataset import MarketDataset
+from features.matrix import rotation_matrix, tint
 
 AS_OF = "2022-12-30"
 WINDOWS = {"1M": 21, "3M": 63, "12M": 252}
@@ -45,7 +46,9 @@ def test_matrix_matches_independent_calculation(loaded, shared_data_dir):
             start, end = days[-1 - w], days[-1]
             expected = ((closes[end] / closes[start] - 1) - (spy[end] / spy[start] - 1)) * 100
             assert m.spreads_pp.loc[ticker, name] == pytest.approx(expected, abs=1e-6), (ticker, name)
-            assert m.tints().loc[ticker, name] == ("neutral" if abs(expected) < 0.5 else ("bull" if expected > 0 else "bear"))
+            assert m.tints().loc[ticker, name] == (
+                "neutral" if abs(expected) < 0.5 else ("bull" if expected > 0 else "bear")
+            )
     twelve = list(m.spreads_pp["12M"])
     assert twelve == sorted(twelve, reverse=True)
     assert m.spreads_pp.index[0] == "XLE"  # energy led 2022 by a wide margin
@@ -55,7 +58,7 @@ def test_matrix_json_and_leadership(loaded):
     d = rotation_matrix(loaded.panels, loaded.universe, AS_OF).to_dict()
     assert [r["ticker"] for r in d["rows"]][0] == "XLE"
     assert set(d["leadership"]) == set(WINDOWS)
-    for window, lead in d["leadership"].items():
+    for lead in d["leadership"].values():
         means = lead["cohort_mean_spread_pp"]
         best = max(means, key=means.get)
         assert lead["leader"] in (best, "mixed")

@@ -2,6 +2,7 @@
 
 Synthetic bars sit on real XNYS sessions; a file's line number is its frame index + 2.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,14 +26,16 @@ def bars_of(seed: int, n: int = N, vol: float = 0.01) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 50 * np.exp(np.cumsum(rng.normal(0, vol, n)))
     open_ = close * np.exp(rng.normal(0, vol / 3, n))
-    return pd.DataFrame({
-        "Date": DAYS[:n].strftime("%Y-%m-%d"),
-        "Close": close,
-        "High": np.maximum(open_, close) * 1.004,
-        "Low": np.minimum(open_, close) * 0.996,
-        "Open": open_,
-        "Volume": rng.integers(10_000, 20_000, n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "Date": DAYS[:n].strftime("%Y-%m-%d"),
+            "Close": close,
+            "High": np.maximum(open_, close) * 1.004,
+            "Low": np.minimum(open_, close) * 0.996,
+            "Open": open_,
+            "Volume": rng.integers(10_000, 20_000, n).astype(float),
+        }
+    )
 
 
 def market(tickers=("SPY", "AAA", "BBB", "CCC")) -> dict[str, pd.DataFrame]:
@@ -83,7 +86,9 @@ def test_duplicates_keep_the_last_occurrence_and_say_when_they_disagree(tmp_path
 
     dups = of(report, "AAA", "duplicate_date")
     assert [(f.action, f.row, f.date) for f in dups] == [
-        ("dropped", 12, day(10).strftime("%Y-%m-%d")), ("dropped", 13, day(11).strftime("%Y-%m-%d"))]
+        ("dropped", 12, day(10).strftime("%Y-%m-%d")),
+        ("dropped", 13, day(11).strftime("%Y-%m-%d")),
+    ]
     assert "DISAGREES by 4.8%" in dups[0].detail and f"row {N + 2}" in dups[0].detail
     assert "DISAGREES" not in dups[1].detail
     (conflict,) = of(report, "AAA", "duplicate_conflict")
@@ -169,7 +174,11 @@ def test_unadjusted_split_is_back_adjusted(tmp_path, ratio, label):
         assert np.allclose(got[col.lower()].to_numpy(), adjusted[col].to_numpy(), rtol=1e-12), col
     (f,) = of(report, "AAA")
     assert (f.kind, f.action, f.row, f.date) == (
-        "unadjusted_split", "repaired", SPLIT_AT + 2, day(SPLIT_AT).strftime("%Y-%m-%d"))
+        "unadjusted_split",
+        "repaired",
+        SPLIT_AT + 2,
+        day(SPLIT_AT).strftime("%Y-%m-%d"),
+    )
     assert label in f.detail and f"the {SPLIT_AT} earlier row(s)" in f.detail
 
 

@@ -1,5 +1,6 @@
 """The yfinance source with a fake downloader (never the network): failures named, deadline kept,
 cache refreshed incrementally and re-adjusted when Yahoo's adjusted history moves."""
+
 from __future__ import annotations
 
 import subprocess
@@ -27,8 +28,13 @@ def prices(dates, start: float = 100.0, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = start * np.exp(np.cumsum(rng.normal(0, 0.01, len(dates))))
     return pd.DataFrame(
-        {"Open": close * 0.999, "High": close * 1.01, "Low": close * 0.99, "Close": close,
-         "Volume": rng.integers(1_000, 9_000, len(dates)).astype(float)},
+        {
+            "Open": close * 0.999,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": rng.integers(1_000, 9_000, len(dates)).astype(float),
+        },
         index=pd.DatetimeIndex(dates, name="Date"),
     )
 
@@ -93,7 +99,9 @@ def test_empty_frame_fails_every_ticker_by_name(tmp_path):
     assert "empty frame" in fetch.failed["XLK"]
     assert any("XLK" in n and "XLF" in n for n in fetch.notes)  # one line naming them
     assert {(f.ticker, f.kind, f.action) for f in fetch.report.findings} == {
-        ("XLK", "download_failed", "noted"), ("XLF", "download_failed", "noted")}
+        ("XLK", "download_failed", "noted"),
+        ("XLF", "download_failed", "noted"),
+    }
 
 
 def test_all_nan_ticker_is_a_failure_and_the_good_one_is_cached(tmp_path):
@@ -110,8 +118,9 @@ def test_all_nan_ticker_is_a_failure_and_the_good_one_is_cached(tmp_path):
 def test_hanging_download_is_abandoned_at_the_deadline(tmp_path, hanging):
     download, calls = hanging
     days = pd.bdate_range("2024-05-01", "2024-06-14")
-    (tmp_path / "XLK.csv").write_text("Date,Close,High,Low,Open,Volume\n" + "".join(
-        f"{d:%Y-%m-%d},10,11,9,10,100\n" for d in days))  # cached: a second group, from 2024-06-07
+    (tmp_path / "XLK.csv").write_text(
+        "Date,Close,High,Low,Open,Volume\n" + "".join(f"{d:%Y-%m-%d},10,11,9,10,100\n" for d in days)
+    )  # cached: a second group, from 2024-06-07
     t0 = time.monotonic()
     fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=download, now=AFTER_CLOSE)
     elapsed = time.monotonic() - t0
@@ -127,8 +136,9 @@ def test_refresh_asks_only_from_the_last_cached_date_and_merges(tmp_path):
     days = pd.bdate_range("2024-05-01", "2024-06-28")
     full = prices(days, seed=1)
     first = FakeYahoo({"XLK": full[full.index <= "2024-06-14"]})
-    load_yfinance(["XLK"], tmp_path, downloader=first, now=pd.Timestamp("2024-06-15 12:00", tz="UTC"),
-                  start="2024-05-01")
+    load_yfinance(
+        ["XLK"], tmp_path, downloader=first, now=pd.Timestamp("2024-06-15 12:00", tz="UTC"), start="2024-05-01"
+    )
     assert first.calls == [(["XLK"], "2024-05-01")]
     assert cached_frame(tmp_path, "XLK")["Date"].max() == pd.Timestamp("2024-06-14")
 
@@ -151,8 +161,7 @@ def test_refresh_asks_only_from_the_last_cached_date_and_merges(tmp_path):
 
 def test_up_to_date_cache_needs_no_network(tmp_path):
     days = pd.bdate_range("2024-06-03", "2024-06-28")
-    load_yfinance(["XLK"], tmp_path, downloader=FakeYahoo({"XLK": prices(days)}), now=AFTER_CLOSE,
-                  start="2024-06-01")
+    load_yfinance(["XLK"], tmp_path, downloader=FakeYahoo({"XLK": prices(days)}), now=AFTER_CLOSE, start="2024-06-01")
     fetch = load_yfinance(["XLK"], tmp_path, downloader=FakeYahoo(raise_if_called=True), now=AFTER_CLOSE)
     assert fetch.failed == {} and fetch.refreshed == ["XLK"] and len(fetch.raw["XLK"]) == len(days)
 
@@ -160,16 +169,22 @@ def test_up_to_date_cache_needs_no_network(tmp_path):
 def test_todays_partial_bar_is_not_cached(tmp_path):
     days = pd.bdate_range("2024-06-03", "2024-06-28")
     during = pd.Timestamp("2024-06-28 15:00", tz="UTC")  # 11:00 in New York: the 28th is still trading
-    fetch = load_yfinance(["XLK"], tmp_path, downloader=FakeYahoo({"XLK": prices(days)}), now=during,
-                          start="2024-06-01")
+    fetch = load_yfinance(
+        ["XLK"], tmp_path, downloader=FakeYahoo({"XLK": prices(days)}), now=during, start="2024-06-01"
+    )
     assert fetch.raw["XLK"]["date"].max() == pd.Timestamp("2024-06-27")
 
 
 def test_dividend_readjustment_rescales_the_cached_history(tmp_path):
     days = pd.bdate_range("2024-05-01", "2024-06-28")
     old = prices(days, seed=2)
-    load_yfinance(["XLU"], tmp_path, downloader=FakeYahoo({"XLU": old[old.index <= "2024-06-14"]}),
-                  now=pd.Timestamp("2024-06-15 12:00", tz="UTC"), start="2024-05-01")
+    load_yfinance(
+        ["XLU"],
+        tmp_path,
+        downloader=FakeYahoo({"XLU": old[old.index <= "2024-06-14"]}),
+        now=pd.Timestamp("2024-06-15 12:00", tz="UTC"),
+        start="2024-05-01",
+    )
     factor = 0.99  # Yahoo re-adjusted everything before a 1% dividend paid after our last refresh
     new = old.copy()
     new[["Open", "High", "Low", "Close"]] *= factor
@@ -185,8 +200,13 @@ def test_dividend_readjustment_rescales_the_cached_history(tmp_path):
 def test_split_readjustment_rescales_volume_too(tmp_path):
     days = pd.bdate_range("2024-05-01", "2024-06-28")
     old = prices(days, seed=3)
-    load_yfinance(["NVDA"], tmp_path, downloader=FakeYahoo({"NVDA": old[old.index <= "2024-06-14"]}),
-                  now=pd.Timestamp("2024-06-15 12:00", tz="UTC"), start="2024-05-01")
+    load_yfinance(
+        ["NVDA"],
+        tmp_path,
+        downloader=FakeYahoo({"NVDA": old[old.index <= "2024-06-14"]}),
+        now=pd.Timestamp("2024-06-15 12:00", tz="UTC"),
+        start="2024-05-01",
+    )
     new = old.copy()
     new[["Open", "High", "Low", "Close"]] /= 10  # a 10:1 split after the last refresh
     new["Volume"] *= 10
@@ -198,8 +218,9 @@ def test_split_readjustment_rescales_volume_too(tmp_path):
 
 def test_cache_files_are_readable_by_the_csv_source(tmp_path):
     days = pd.bdate_range("2024-06-03", "2024-06-28")
-    load_yfinance(["^VIX"], tmp_path, downloader=FakeYahoo({"^VIX": prices(days, 15)}), now=AFTER_CLOSE,
-                  start="2024-06-01")
+    load_yfinance(
+        ["^VIX"], tmp_path, downloader=FakeYahoo({"^VIX": prices(days, 15)}), now=AFTER_CLOSE, start="2024-06-01"
+    )
     raw, report = read_csv_file(tmp_path / "^VIX.csv", "^VIX")
     assert report.findings == [] and len(raw) == len(days)
     assert read_cache(["^VIX", "XLK"], tmp_path).failed == {"XLK": "not in the cache"}
@@ -246,10 +267,14 @@ def test_real_downloader_sets_the_tz_cache_first_and_asks_for_adjusted_prices(tm
 
 
 def test_importing_the_sources_does_not_import_yfinance():
-    code = ("import sys, features.sources.yahoo, features.sources.market; "
-            "print('yfinance' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    code = "import sys, features.sources.yahoo, features.sources.market; print('yfinance' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -267,8 +292,9 @@ def test_what_yfinance_logs_ends_up_in_the_failure_message(tmp_path, monkeypatch
     def download(tickers, **kw):  # offline yfinance: logs the cause, returns an empty frame
         import logging
 
-        logging.getLogger("yfinance").error("%s: DNSError('Could not resolve host: query2.finance.yahoo.com')",
-                                            list(tickers))
+        logging.getLogger("yfinance").error(
+            "%s: DNSError('Could not resolve host: query2.finance.yahoo.com')", list(tickers)
+        )
         return pd.DataFrame()
 
     fake.download = download

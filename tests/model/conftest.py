@@ -1,4 +1,5 @@
 """Session caches: each demo market is generated, and each small model trained, once per session."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,15 +3,15 @@
 The demo market's truth is known: `signal=0` is a driftless random walk in relative returns,
 `signal>0` plants a latent score whose oracle 21-session rank IC is `signal`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from features.dataset import MarketDataset
-from features.sources.demo import demo_market
 from features.sources.data_source import DataSource
-from features.sources.demo import DemoKnobs
+from features.sources.demo import DemoKnobs, demo_market
 from training.config import TrainConfig
 
 END = "2024-06-28"  # fixed last day: the tests do not move with the calendar
@@ -22,8 +22,14 @@ PLANTED = 0.3  # oracle rank IC; 0.15 is too weak to show reliably in ~9 test ye
 
 
 def small_config(**overrides) -> TrainConfig:
-    base = dict(num_boost_round=60, objectives=("regression",), horizons={HORIZON: 21}, first_test_year=2000,
-                min_train_years=3, n_boot=500)
+    base = dict(
+        num_boost_round=60,
+        objectives=("regression",),
+        horizons={HORIZON: 21},
+        first_test_year=2000,
+        min_train_years=3,
+        n_boot=500,
+    )
     base.update(overrides)
     return TrainConfig(**base)
 

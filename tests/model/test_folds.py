@@ -1,4 +1,5 @@
 """Purged walk-forward folds, checked with plain index arithmetic on the session list."""
+
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """SectorForecaster: what serving loads. Round trip, input checks, and the shape of its promises."""
+
 from __future__ import annotations
 
 import dataclasses

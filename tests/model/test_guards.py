@@ -6,13 +6,22 @@
 * shuffled labels: permuting labels across sectors on each date removes all skill;
 * causality: the walk-forward's out-of-sample rows never depend on data after their date.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 from model_builders import (
-    END, HORIZON, MODEL, PLANTED, YEARS, demo_loaded, rank_ic_by_date, shuffle_within_dates, small_config,
+    END,
+    HORIZON,
+    MODEL,
+    PLANTED,
+    YEARS,
+    demo_loaded,
+    rank_ic_by_date,
+    shuffle_within_dates,
+    small_config,
 )
 
 from features.dataset import MarketDataset
@@ -36,9 +45,11 @@ def ic(result, model: str = MODEL) -> tuple[float, float, float]:
 
 def show(name: str, result, model: str = MODEL) -> str:
     m = result.horizons[HORIZON].metrics[model]
-    text = (f"{name}: rank IC {m['rank_ic_mean']:+.3f} [{m['rank_ic_ci_low']:+.3f}, {m['rank_ic_ci_high']:+.3f}], "
-            f"spread {m['spread_mean']:+.4f} [{m['spread_ci_low']:+.4f}, {m['spread_ci_high']:+.4f}], "
-            f"{m['n_dates']:.0f} dates")
+    text = (
+        f"{name}: rank IC {m['rank_ic_mean']:+.3f} [{m['rank_ic_ci_low']:+.3f}, {m['rank_ic_ci_high']:+.3f}], "
+        f"spread {m['spread_mean']:+.4f} [{m['spread_ci_low']:+.4f}, {m['spread_ci_high']:+.4f}], "
+        f"{m['n_dates']:.0f} dates"
+    )
     print(text)
     return text
 
@@ -144,8 +155,12 @@ def causal():
     for col in ("open", "high", "low", "close"):
         bars.loc[after, col] = bars.loc[after, col] * shock
     altered = MarketDataset.from_bars(bars, loaded.universe, loaded.source)
-    return dict(full=walk_forward(loaded, cfg), truncated=walk_forward(loaded.upto(TRUNCATE_AT), cfg),
-                altered=walk_forward(altered, cfg), cut=cut)
+    return dict(
+        full=walk_forward(loaded, cfg),
+        truncated=walk_forward(loaded.upto(TRUNCATE_AT), cfg),
+        altered=walk_forward(altered, cfg),
+        cut=cut,
+    )
 
 
 def test_truncated_data_gives_identical_out_of_sample_rows(causal):

@@ -1,4 +1,5 @@
 """`sector-heatmap train` / `evaluate` end to end in a temporary working directory (its own mlruns/)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,14 @@ from features.sources.demo import default_end
 from serving.cli import main
 
 SOURCE = "demo:years=10,seed=3"
-SMALL_TRAINING = {"num_boost_round": 60, "objectives": ["regression"], "horizons": {"1M": 21},
-                  "first_test_year": 2000, "min_train_years": 3, "n_boot": 500}
+SMALL_TRAINING = {
+    "num_boost_round": 60,
+    "objectives": ["regression"],
+    "horizons": {"1M": 21},
+    "first_test_year": 2000,
+    "min_train_years": 3,
+    "n_boot": 500,
+}
 USER_ERROR = 2
 
 
@@ -75,15 +82,19 @@ def test_train_until_trains_and_records_only_data_up_to_that_day(workdir):
     assert through <= workdir["until"] and workdir["until"] - through < pd.Timedelta(days=7)
     from training.registry import load_champion
 
-    model, reason = load_champion("us_sectors", DataSource.parse(SOURCE), workdir["folder"] / "mlruns", "sector-heatmap")
+    model, reason = load_champion(
+        "us_sectors", DataSource.parse(SOURCE), workdir["folder"] / "mlruns", "sector-heatmap"
+    )
     assert reason == "ok"
     assert pd.Timestamp(model.card["training_window"][1]) <= workdir["until"]
 
 
 def test_evaluate_the_champion_on_dates_after_training(workdir):
     start = (workdir["until"] + pd.DateOffset(months=1)).date().isoformat()
-    code, out, err = run(workdir["folder"], ["evaluate", "--source", SOURCE, "--config", workdir["config"],
-                                             "--model", "champion", "--from", start])
+    code, out, err = run(
+        workdir["folder"],
+        ["evaluate", "--source", SOURCE, "--config", workdir["config"], "--model", "champion", "--from", start],
+    )
     assert code == 0, err
     assert "on unseen data" in out and "1M" in out
     client, exp = store_client(workdir["folder"])
@@ -100,11 +111,14 @@ def one_error_line(err: str) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["train", "--source", "nosuch"], "unknown source"),
-    (["train", "--source", SOURCE, "--universe", "atlantis"], "unknown universe"),
-    (["train", "--source", SOURCE, "--until", "not-a-date"], "--until: 'not-a-date' is not a date"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train", "--source", "nosuch"], "unknown source"),
+        (["train", "--source", SOURCE, "--universe", "atlantis"], "unknown universe"),
+        (["train", "--source", SOURCE, "--until", "not-a-date"], "--until: 'not-a-date' is not a date"),
+    ],
+)
 def test_bad_train_inputs_exit_2_with_one_error_line(tmp_path, argv, says):
     config = write_config(tmp_path, SMALL_TRAINING)
     code, _, err = run(tmp_path, [*argv, "--config", config])
@@ -122,8 +136,9 @@ def test_malformed_config_key_exits_2_naming_it(tmp_path):
 
 def test_evaluate_from_inside_the_training_window_is_refused(workdir):
     inside = (workdir["until"] - pd.DateOffset(months=6)).date().isoformat()
-    code, _, err = run(workdir["folder"], ["evaluate", "--source", SOURCE, "--config", workdir["config"],
-                                           "--from", inside])
+    code, _, err = run(
+        workdir["folder"], ["evaluate", "--source", SOURCE, "--config", workdir["config"], "--from", inside]
+    )
     assert code == USER_ERROR
     line = one_error_line(err)
     assert "training window" in line and inside in line
@@ -145,8 +160,9 @@ def test_a_custom_experiment_trains_and_then_serves(tmp_path):
     code, _, err = run(tmp_path, ["train", "--source", SOURCE, "--config", config])
     assert code == 0, err
     out = tmp_path / "h.json"
-    code, _, err = run(tmp_path, ["heatmap", "--source", SOURCE, "--config", config, "--format", "json",
-                                  "--output", str(out)])
+    code, _, err = run(
+        tmp_path, ["heatmap", "--source", SOURCE, "--config", config, "--format", "json", "--output", str(out)]
+    )
     assert code == 0, err
     resp = json.loads(out.read_text())
     assert resp["model_status"] == "ok" and resp["model"]["name"] == "sector-heatmap-us_sectors-demo"

@@ -1,4 +1,5 @@
 """Session fixtures for serving tests (builders live in serving_builders.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Builders for serving tests: a small deterministic market (11 sector ETFs vs SPY) and a tiny real champion."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,11 +27,19 @@ def make_bars(n: int = SESSIONS, seed: int = 7, end: str = LAST_DAY) -> pd.DataF
         r = market + drift + (0.0 if is_bench else rng.normal(0, 0.008, n))
         close = 50.0 * np.exp(np.cumsum(r))
         wiggle = np.abs(rng.normal(0, 0.006, n))
-        frames.append(pd.DataFrame({
-            "date": dates, "ticker": t,
-            "open": np.r_[close[0], close[:-1]], "high": close * (1 + wiggle), "low": close * (1 - wiggle),
-            "close": close, "volume": rng.lognormal(15, 0.3, n) * (1 + 0.5 * (r > 0)),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "ticker": t,
+                    "open": np.r_[close[0], close[:-1]],
+                    "high": close * (1 + wiggle),
+                    "low": close * (1 - wiggle),
+                    "close": close,
+                    "volume": rng.lognormal(15, 0.3, n) * (1 + 0.5 * (r > 0)),
+                }
+            )
+        )
     return tidy_bars(pd.concat(frames, ignore_index=True))
 
 
@@ -44,8 +53,13 @@ FEATURES = ["rel_ret_1m", "rel_ret_3m", "mom_12_1", "vol_21d"]
 
 
 def skill(mean: float, lo: float, hi: float, significant: bool) -> dict:
-    return {"rank_ic_mean": mean, "rank_ic_ci_low": lo, "rank_ic_ci_high": hi, "t_stat": 2.5 if significant else 0.4,
-            "significant": significant}
+    return {
+        "rank_ic_mean": mean,
+        "rank_ic_ci_low": lo,
+        "rank_ic_ci_high": hi,
+        "t_stat": 2.5 if significant else 0.4,
+        "significant": significant,
+    }
 
 
 def make_champion(directory, skills: dict[str, dict]):
@@ -60,14 +74,29 @@ def make_champion(directory, skills: dict[str, dict]):
     boosters, horizons = {}, {}
     for j, (h, n) in enumerate({"1W": 5, "1M": 21, "3M": 63}.items()):
         y = 0.01 * X[:, j % len(FEATURES)] + rng.normal(0, 0.005, len(X))
-        boosters[h] = lgb.train({"objective": "regression", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
-                                lgb.Dataset(X, y, feature_name=FEATURES), num_boost_round=10)
-        horizons[h] = HorizonModel(sessions=n, kind="regression", booster_file=f"{h}.txt",
-                                   residuals=sorted(rng.normal(0, 0.02, 200).tolist()), skill=skills.get(h, {}))
+        boosters[h] = lgb.train(
+            {"objective": "regression", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+            lgb.Dataset(X, y, feature_name=FEATURES),
+            num_boost_round=10,
+        )
+        horizons[h] = HorizonModel(
+            sessions=n,
+            kind="regression",
+            booster_file=f"{h}.txt",
+            residuals=sorted(rng.normal(0, 0.02, 200).tolist()),
+            skill=skills.get(h, {}),
+        )
     fc = SectorForecaster(feature_names=list(FEATURES), horizons=horizons, training_window=("2015-01-02", "2023-12-29"))
     fc.save(directory, boosters)
-    card = {"name": "sector-heatmap-us_sectors", "version": "3", "run_id": "abc123", "trained_at": "2024-01-05T10:00:00Z",
-            "training_window": ["2015-01-02", "2023-12-29"], "data_source": "csv:/data/us_daily", "skill": skills}
+    card = {
+        "name": "sector-heatmap-us_sectors",
+        "version": "3",
+        "run_id": "abc123",
+        "trained_at": "2024-01-05T10:00:00Z",
+        "training_window": ["2015-01-02", "2023-12-29"],
+        "data_source": "csv:/data/us_daily",
+        "skill": skills,
+    }
     return ChampionModel(forecaster=SectorForecaster.load(directory), card=card)
 
 
@@ -84,8 +113,13 @@ STOP_TIMEOUT_S = 30
 def tiny_train_config():
     from training.config import TrainConfig
 
-    return TrainConfig(num_boost_round=30, objectives=("regression",), horizons={"1W": 5, "1M": 21, "3M": 63},
-                       first_test_year=2000, n_boot=200)
+    return TrainConfig(
+        num_boost_round=30,
+        objectives=("regression",),
+        horizons={"1W": 5, "1M": 21, "3M": 63},
+        first_test_year=2000,
+        n_boot=200,
+    )
 
 
 def train_demo_store(store):
@@ -119,15 +153,20 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log = workdir / "server.log"
-        self.env = {**os.environ, SOURCE_ENV: source, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml"),
-                    "PYTHONUNBUFFERED": "1"}  # `serve` itself sets BENTOML_DO_NOT_TRACK
+        self.env = {
+            **os.environ,
+            SOURCE_ENV: source,
+            STORE_ENV: str(store),
+            "BENTOML_HOME": str(workdir / "bentoml"),
+            "PYTHONUNBUFFERED": "1",
+        }  # `serve` itself sets BENTOML_DO_NOT_TRACK
         self.env.pop(API_KEY_ENV, None)
         if api_key:
             self.env[API_KEY_ENV] = api_key
         self.proc = None
         self.ready_seconds = None
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         import subprocess
         import sys
         import time
@@ -138,7 +177,12 @@ class LiveServer:
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "serving.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                env=self.env,
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         while time.perf_counter() - t0 < READY_TIMEOUT_S:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.tail()}")

@@ -3,6 +3,7 @@
 Skipped with the reason when /usr/bin/chromium is absent (.ci/run installs it with apt).
 The screenshot lands in tests/artifacts/heatmap.png (gitignored) for a human to look at.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -12,8 +13,15 @@ import pytest
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PAGE_TIMEOUT_MS = 30_000
 

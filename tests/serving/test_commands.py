@@ -1,4 +1,5 @@
 """`sector-heatmap heatmap`: offline (loader and registry monkeypatched), degrades without a model."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,25 @@ def offline(monkeypatch, market):
 
 def test_json_without_a_model(offline, tmp_path):
     out = tmp_path / "h.json"
-    assert main(["heatmap", "--source", "csv:x", "--format", "json", "--output", str(out), "--timeframe", "1w",
-                 "--metrics", "performance,momentum", "predicted"]) == 0
+    assert (
+        main(
+            [
+                "heatmap",
+                "--source",
+                "csv:x",
+                "--format",
+                "json",
+                "--output",
+                str(out),
+                "--timeframe",
+                "1w",
+                "--metrics",
+                "performance,momentum",
+                "predicted",
+            ]
+        )
+        == 0
+    )
     r = json.loads(out.read_text())
     assert r["model_status"] == "model unavailable: NotImplementedError: registry offline"
     assert r["timeframe"] == "1W" and r["metrics"] == ["performance", "momentum", "predicted"]
@@ -60,8 +78,17 @@ def test_serve_runs_bentoml_with_settings_in_the_environment(tmp_path, monkeypat
     seen = {}
     monkeypatch.setattr(os, "execvpe", lambda file, argv, env: seen.update(file=file, argv=argv, env=env))
     assert main(["serve", "--port", "3999", "--source", "demo:seed=1", "--config", str(cfg)]) == 0
-    assert seen["argv"] == [sys.executable, "-m", "bentoml", "serve", "serving.service:SectorHeatmap",
-                            "--host", "127.0.0.1", "--port", "3999"]
+    assert seen["argv"] == [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:SectorHeatmap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "3999",
+    ]
     env = seen["env"]
     assert env["SECTOR_HEATMAP_SOURCE"] == "demo:seed=1" and env["SECTOR_HEATMAP_CONFIG"] == str(cfg.resolve())
     assert env["BENTOML_HOME"] == str(tmp_path / ".bentoml") and env["BENTOML_DO_NOT_TRACK"] == "true"

@@ -1,4 +1,5 @@
 """Health score pieces, each checked against a hand or scipy computation."""
+
 from __future__ import annotations
 
 import re

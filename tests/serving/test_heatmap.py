@@ -1,4 +1,5 @@
 """The heatmap response: explainable scores, honest model weighting, validation, freshness."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from serving_builders import LAST_DAY, SIGNIFICANT, make_bars
 from scipy.stats import rankdata
+from serving_builders import LAST_DAY, SIGNIFICANT, make_bars
 
 from features.dataset import MarketDataset
 from serving.heatmap import build_heatmap
@@ -21,15 +22,29 @@ TICKERS = {"XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV"
 
 
 def heatmap(market, champion=None, status="unavailable: no model", now=NOW, **req):
-    return build_heatmap(market, HeatmapRequest.parse(req, today=pd.Timestamp(now).tz_localize(None)),
-                         champion, status, now=now)
+    return build_heatmap(
+        market, HeatmapRequest.parse(req, today=pd.Timestamp(now).tz_localize(None)), champion, status, now=now
+    )
 
 
 def test_response_shape(market, champion_significant):
     r = heatmap(market, champion_significant, "ok: champion v3")
     json.dumps(r, allow_nan=False)  # strict JSON: no NaN anywhere
-    for key in ("schema_version", "timestamp", "as_of", "data_through", "data_source", "stale", "model", "model_status",
-                "columns", "health", "sectors", "leadership", "market_context"):
+    for key in (
+        "schema_version",
+        "timestamp",
+        "as_of",
+        "data_through",
+        "data_source",
+        "stale",
+        "model",
+        "model_status",
+        "columns",
+        "health",
+        "sectors",
+        "leadership",
+        "market_context",
+    ):
         assert key in r, key
     assert r["as_of"] == LAST_DAY and r["data_through"] == LAST_DAY and r["data_source"] == "csv:/data/us_daily"
     assert {s["ticker"] for s in r["sectors"]} == TICKERS
@@ -51,8 +66,10 @@ def test_relative_returns_match_an_independent_computation(market):
     close = bars.pivot(index="date", columns="ticker", values="close")
     for s in r["sectors"]:
         for w, n in (("1W", 5), ("1M", 21), ("12M", 252)):
-            expected = 100 * ((close[s["ticker"]].iloc[-1] / close[s["ticker"]].iloc[-1 - n] - 1)
-                              - (close["SPY"].iloc[-1] / close["SPY"].iloc[-1 - n] - 1))
+            expected = 100 * (
+                (close[s["ticker"]].iloc[-1] / close[s["ticker"]].iloc[-1 - n] - 1)
+                - (close["SPY"].iloc[-1] / close["SPY"].iloc[-1 - n] - 1)
+            )
             assert s["descriptive"]["rel_return_pp"][w] == pytest.approx(expected, abs=1e-3)
 
 
@@ -91,7 +108,9 @@ def test_insignificant_model_gets_zero_weight(market, champion_insignificant):
     assert r["health"]["weights"]["predicted"] == 0 and r["health"]["skill_factor"] == 0
     assert all(s["health_weights"]["predicted"] == 0 for s in r["sectors"])
     assert all(s["health_components"]["predicted"] is not None for s in r["sectors"])  # computed, just not used
-    assert {s["ticker"]: s["health_score"] for s in r["sectors"]} == {s["ticker"]: s["health_score"] for s in plain["sectors"]}
+    assert {s["ticker"]: s["health_score"] for s in r["sectors"]} == {
+        s["ticker"]: s["health_score"] for s in plain["sectors"]
+    }
     assert "not distinguishable from zero" in r["health"]["predicted_note"]
 
 
@@ -105,8 +124,7 @@ def test_significant_model_gets_weight_by_skill(market, champion_significant):
 
 
 def test_interval_including_zero_overrides_a_significant_flag(market, champion_significant):
-    card = {**champion_significant.card,
-            "skill": {h: {**v, "rank_ic_ci_low": -0.01} for h, v in SIGNIFICANT.items()}}
+    card = {**champion_significant.card, "skill": {h: {**v, "rank_ic_ci_low": -0.01} for h, v in SIGNIFICANT.items()}}
     r = heatmap(market, ChampionModel(champion_significant.forecaster, card), "ok")
     assert r["health"]["weights"]["predicted"] == 0
 
@@ -142,8 +160,9 @@ def test_metrics_select_columns_only(market, champion_significant):
     full = heatmap(market, champion_significant, "ok")
     r = heatmap(market, champion_significant, "ok", metrics=["performance"])
     assert r["metrics"] == ["performance"]
-    assert all(set(s["descriptive"]) == {"rel_return_pp", "rel_return_tint"} and s["predicted"] is None
-               for s in r["sectors"])
+    assert all(
+        set(s["descriptive"]) == {"rel_return_pp", "rel_return_tint"} and s["predicted"] is None for s in r["sectors"]
+    )
     assert {c["metric"] for c in r["columns"]["descriptive"]} == {"performance"}
     # the score does not depend on which columns are displayed
     assert [s["health_score"] for s in r["sectors"]] == [s["health_score"] for s in full["sectors"]]
@@ -155,7 +174,9 @@ def test_as_of_in_the_past_uses_that_session(market):
     assert r["as_of"] == "2024-03-15" and r["requested_as_of"] == "2024-03-16"
     close = loaded.bars.pivot(index="date", columns="ticker", values="close").loc[:"2024-03-15"]
     s = next(x for x in r["sectors"] if x["ticker"] == "XLK")
-    expected = 100 * ((close["XLK"].iloc[-1] / close["XLK"].iloc[-22] - 1) - (close["SPY"].iloc[-1] / close["SPY"].iloc[-22] - 1))
+    expected = 100 * (
+        (close["XLK"].iloc[-1] / close["XLK"].iloc[-22] - 1) - (close["SPY"].iloc[-1] / close["SPY"].iloc[-22] - 1)
+    )
     assert s["descriptive"]["rel_return_pp"]["1M"] == pytest.approx(expected, abs=1e-3)
 
 
@@ -227,12 +248,31 @@ def _market_with_last_day_spreads(targets_pp: dict[str, float]) -> MarketDataset
 
 
 def test_tints_at_the_half_point_boundary():
-    targets = {"XLB": 0.5, "XLC": -0.5, "XLE": 0.499, "XLF": -0.499, "XLI": 0.0, "XLK": 0.501, "XLP": -0.501, "XLU": 3.0}
-    expected = {"XLB": "bull", "XLC": "bear", "XLE": "neutral", "XLF": "neutral", "XLI": "neutral", "XLK": "bull",
-                "XLP": "bear", "XLU": "bull"}
+    targets = {
+        "XLB": 0.5,
+        "XLC": -0.5,
+        "XLE": 0.499,
+        "XLF": -0.499,
+        "XLI": 0.0,
+        "XLK": 0.501,
+        "XLP": -0.501,
+        "XLU": 3.0,
+    }
+    expected = {
+        "XLB": "bull",
+        "XLC": "bear",
+        "XLE": "neutral",
+        "XLF": "neutral",
+        "XLI": "neutral",
+        "XLK": "bull",
+        "XLP": "bear",
+        "XLU": "bull",
+    }
     r = heatmap(_market_with_last_day_spreads(targets), now="2024-07-01")
-    got = {s["ticker"]: (s["descriptive"]["rel_return_pp"]["1D"], s["descriptive"]["rel_return_tint"]["1D"])
-           for s in r["sectors"]}
+    got = {
+        s["ticker"]: (s["descriptive"]["rel_return_pp"]["1D"], s["descriptive"]["rel_return_tint"]["1D"])
+        for s in r["sectors"]
+    }
     for t, tint in expected.items():
         assert got[t] == (pytest.approx(targets[t], abs=1e-9), tint), t
 
@@ -258,7 +298,9 @@ def test_real_data_heatmap(shared_data_dir):
     assert fresh["stale"] is False
     energy = next(s for s in fresh["sectors"] if s["ticker"] == "XLE")
     # 2022: energy far ahead of the S&P 500 over 12 months
-    assert energy["descriptive"]["rel_return_pp"]["12M"] > 40 and energy["descriptive"]["rel_return_tint"]["12M"] == "bull"
+    assert (
+        energy["descriptive"]["rel_return_pp"]["12M"] > 40 and energy["descriptive"]["rel_return_tint"]["12M"] == "bull"
+    )
     early = heatmap(loaded, now="2023-01-03T15:00:00Z", as_of="2015-06-30")  # XLC lists in 2018
     assert "XLC" in early["not_listed"] and "XLC" not in {s["ticker"] for s in early["sectors"]}
     first_spy = loaded.panels.dates[0]

@@ -1,4 +1,5 @@
 """HTML and PNG pictures of the response: every row, labelled groups, banner only when warranted, escaping."""
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """The service's response cache: LRU order, one computation per key in flight, failures not cached."""
+
 from __future__ import annotations
 
 import asyncio

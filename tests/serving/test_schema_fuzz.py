@@ -9,6 +9,7 @@ schemathesis' own pytest loader for late-bound schemas (`schemathesis.pytest.fro
 fails on pytest 9 here ('Function' object has no attribute '_nodeid'), so each operation's
 documented Hypothesis strategy (`APIOperation.as_strategy`) is driven with `@given` instead.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -39,11 +40,10 @@ def test_no_server_errors(api_schema, live_server, mode):
     for op in fuzzed:
 
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def run(case):
             response = case.call(base_url=live_server.url, timeout=REQUEST_TIMEOUT_S)
-            calls.append((op.path, response.status_code))
+            calls.append((op.path, response.status_code))  # noqa: B023 - run() is called in this iteration
             case.validate_response(response, checks=[not_a_server_error])
 
         try:

@@ -2,6 +2,7 @@
 
 Demo data and a temporary model store: never the network, never the repo's mlruns/.
 """
+
 from __future__ import annotations
 
 import time
@@ -157,7 +158,9 @@ class TestWithChampion:
             expected = 100 * ((c.iloc[-1] / c.iloc[-22] - 1) - (bench.iloc[-1] / bench.iloc[-22] - 1))
             v = row["spread_pp"]["1M"]
             assert v == pytest.approx(expected, abs=1e-3)
-            assert row["tint"]["1M"] == ("neutral" if abs(v) < m["neutral_threshold_pp"] else "bull" if v > 0 else "bear")
+            assert row["tint"]["1M"] == (
+                "neutral" if abs(v) < m["neutral_threshold_pp"] else "bull" if v > 0 else "bear"
+            )
         assert client.post("/matrix", json={"as_of": "2025-06-30"}).headers["x-cache"] == "hit"
 
     def test_model_card(self, client):
@@ -206,29 +209,38 @@ class TestWithoutModel:
         assert r.status_code == 200
         assert r.json()["model"] is None and "no model store" in r.json()["model_status"]
 
-    @pytest.mark.parametrize("body, field", [
-        ({"timeframe": "2Y"}, "timeframe"),
-        ({"metrics": ["performance", "alpha"]}, "metrics"),
-        ({"metrics": "performance"}, "metrics"),
-        ({"universe": "eu_sectors"}, "universe"),
-        ({"universe": "/etc/passwd"}, "universe"),
-        ({"as_of": "2024-13-45"}, "as_of"),
-        ({"as_of": "2999-01-01"}, "as_of"),
-        ({"as_of": "1990-01-02"}, "as_of"),
-        ({"as_of": 20240102}, "as_of"),
-        ({"market_index": "QQQ"}, "market_index"),
-        ({"benchmark": "SPY", "market_index": "QQQ"}, "benchmark"),
-        ({"colour": "red"}, "colour"),
-    ])
+    @pytest.mark.parametrize(
+        "body, field",
+        [
+            ({"timeframe": "2Y"}, "timeframe"),
+            ({"metrics": ["performance", "alpha"]}, "metrics"),
+            ({"metrics": "performance"}, "metrics"),
+            ({"universe": "eu_sectors"}, "universe"),
+            ({"universe": "/etc/passwd"}, "universe"),
+            ({"as_of": "2024-13-45"}, "as_of"),
+            ({"as_of": "2999-01-01"}, "as_of"),
+            ({"as_of": "1990-01-02"}, "as_of"),
+            ({"as_of": 20240102}, "as_of"),
+            ({"market_index": "QQQ"}, "market_index"),
+            ({"benchmark": "SPY", "market_index": "QQQ"}, "benchmark"),
+            ({"colour": "red"}, "colour"),
+        ],
+    )
     def test_bad_heatmap_input_is_a_400_naming_the_field(self, bare_client, body, field):
         r = bare_client.post("/heatmap", json=body)
         assert r.status_code == 400, r.text
         assert field in error_text(r)
 
-    @pytest.mark.parametrize("body, field", [
-        ({"as_of": "1990-01-02"}, "as_of"), ({"as_of": "soon"}, "as_of"), ({"as_of": "2999-01-01"}, "as_of"),
-        ({"universe": "nope"}, "universe"), ({"timeframe": "1M"}, "timeframe"),
-    ])
+    @pytest.mark.parametrize(
+        "body, field",
+        [
+            ({"as_of": "1990-01-02"}, "as_of"),
+            ({"as_of": "soon"}, "as_of"),
+            ({"as_of": "2999-01-01"}, "as_of"),
+            ({"universe": "nope"}, "universe"),
+            ({"timeframe": "1M"}, "timeframe"),
+        ],
+    )
     def test_bad_matrix_input_is_a_400_naming_the_field(self, bare_client, body, field):
         r = bare_client.post("/matrix", json=body)
         assert r.status_code == 400 and field in error_text(r), r.text
@@ -274,8 +286,16 @@ def test_key_problem_rule():
 def test_api_key_guards_everything_but_probes_and_docs(open_client, tmp_path):
     key = "s3cret-key"
     with open_client(tmp_path / "none", api_key=key) as c:
-        for method, path in (("post", "/heatmap"), ("post", "/matrix"), ("post", "/reload"), ("post", "/ping"),
-                             ("post", "/model"), ("get", "/model"), ("get", "/ui/heatmap"), ("get", "/ui/heatmap.png")):
+        for method, path in (
+            ("post", "/heatmap"),
+            ("post", "/matrix"),
+            ("post", "/reload"),
+            ("post", "/ping"),
+            ("post", "/model"),
+            ("get", "/model"),
+            ("get", "/ui/heatmap"),
+            ("get", "/ui/heatmap.png"),
+        ):
             kw = {"json": {}} if method == "post" else {}
             missing = getattr(c, method)(path, **kw)
             assert missing.status_code == 401 and API_KEY_HEADER in missing.json()["error"], path

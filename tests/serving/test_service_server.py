@@ -1,4 +1,5 @@
 """The real thing: `sector-heatmap serve` (which execs `bentoml serve`) in a subprocess on loopback."""
+
 from __future__ import annotations
 
 import httpx
@@ -22,8 +23,9 @@ def test_heatmap_over_http(live_server):
         assert set(s["predicted"]) == {"1W", "1M", "3M"}
         comps, weights = s["health_components"], s["health_weights"]
         assert 0 <= s["health_score"] <= 100
-        assert s["health_score"] == pytest.approx(sum(comps[k] * weights[k] for k in comps if comps[k] is not None),
-                                                  abs=0.15)
+        assert s["health_score"] == pytest.approx(
+            sum(comps[k] * weights[k] for k in comps if comps[k] is not None), abs=0.15
+        )
     assert resp["health"]["predicted_horizon"] == "1M"
 
 
