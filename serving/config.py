@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from features.errors import ConfigError
+from features.momentum import MOM_12_1, RS_MOMENTUM, trend
+from features.volatility import realised_vol
+from features.volume import ADOSC_NORM, SENTIMENT_SCORE, VOLUME_GROWTH_1M, VOLUME_GROWTH_1W, updown_volume
 
 SCHEMA_VERSION = "1.0"
 
@@ -32,24 +35,30 @@ class ServingConfig:
     horizon_for_timeframe: dict[str, str] = field(
         default_factory=lambda: {"1D": "1W", "1W": "1W", "1M": "1M", "3M": "3M"}
     )
+    # (feature column names come from the feature modules; a YAML override is checked at start-up)
     volume_for_timeframe: dict[str, str] = field(
         default_factory=lambda: {
-            "1D": "volume_growth_1w",
-            "1W": "volume_growth_1w",
-            "1M": "volume_growth_1m",
-            "3M": "volume_growth_1m",
+            "1D": VOLUME_GROWTH_1W,
+            "1W": VOLUME_GROWTH_1W,
+            "1M": VOLUME_GROWTH_1M,
+            "3M": VOLUME_GROWTH_1M,
         }
     )
     volatility_for_timeframe: dict[str, str] = field(
-        default_factory=lambda: {"1D": "vol_21d", "1W": "vol_21d", "1M": "vol_21d", "3M": "vol_63d"}
+        default_factory=lambda: {
+            "1D": realised_vol(21),
+            "1W": realised_vol(21),
+            "1M": realised_vol(21),
+            "3M": realised_vol(63),
+        }
     )
     # health score: component -> inputs (feature columns, or spread_<W> / relative_volume_signed / pred)
     health_components: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {
             "relative_strength": ("spread_1M", "spread_3M", "spread_12M"),
-            "trend": ("mom_12_1", "trend_sma50", "trend_sma200", "rs_momentum"),
-            "volume": ("updown_volume_21d", "adosc_norm", "relative_volume_signed"),
-            "sentiment": ("sentiment_score",),
+            "trend": (MOM_12_1, trend(50), trend(200), RS_MOMENTUM),
+            "volume": (updown_volume(21), ADOSC_NORM, "relative_volume_signed"),
+            "sentiment": (SENTIMENT_SCORE,),
             "predicted": ("pred",),
         }
     )
