@@ -47,9 +47,12 @@ class DataSource:
 
     @property
     def label(self) -> str:
-        """What responses, MLflow tags and banners show; for display only, never parsed back."""
+        """What responses, MLflow tags and banners show; for display only, never parsed back.
+
+        A folder is named by its own name, never the server's absolute path (clients see this)."""
         if self.kind == "csv":
-            return f"csv:{self.location}"
+            assert self.location is not None
+            return f"csv:{self.location.name}"
         if self.kind == "demo":
             k = self.knobs
             assert k is not None

@@ -142,7 +142,7 @@ def _auto(universe: Universe, cache_dir, deadline_s: float, end, validation: Val
         market = _validated(cached, universe, DataSource("cache", location=cache_dir), end, validation)
         through = market.data_through
         day = through.date() if through is not None else "n/a"
-        market.notes.insert(0, f"{why}: using cache from {day} ({cache_dir})")
+        market.notes.insert(0, f"{why}: using the cache ({cache_dir.name}) from {day}")
         if cached.failed:
             market.notes.append(f"the cache lacks optional series {', '.join(cached.failed)}; left out")
         return market
@@ -150,7 +150,8 @@ def _auto(universe: Universe, cache_dir, deadline_s: float, end, validation: Val
     if len(lacking) == len(required):
         market.notes.insert(0, f"{why} and no cache: using the DEMO market")
     else:
-        market.notes.insert(0, f"{why} and the cache ({cache_dir}) lacks {', '.join(lacking)}: using the DEMO market")
+        lacks = ", ".join(lacking)
+        market.notes.insert(0, f"{why} and the cache ({cache_dir.name}) lacks {lacks}: using the DEMO market")
     return market
 
 

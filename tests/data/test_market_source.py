@@ -127,7 +127,8 @@ def test_csv_source_records_the_absolute_folder(small_market, tmp_path, monkeypa
     write_yf_csvs(small_market, tmp_path / "dump")
     monkeypatch.chdir(tmp_path)
     md = load_market("csv:dump", UNI, end="2024-03-28")
-    assert md.source.label == f"csv:{(tmp_path / 'dump').resolve()}"
+    assert md.source.label == "csv:dump"  # the folder's own name: never the server's absolute path
+    assert md.source.location == (tmp_path / "dump").resolve()
     assert md.bars["date"].max() == pd.Timestamp("2024-03-28")  # cut at `end`
     assert set(md.bars["ticker"]) == set(small_market["ticker"])
     assert not md.source.synthetic and md.report.refused == []
@@ -140,7 +141,7 @@ def test_csv_source_missing_folder_is_a_source_error(tmp_path):
 
 def test_csv_source_reads_the_real_dumps(shared_data_dir):
     md = load_market(f"csv:{shared_data_dir}", UNI)
-    assert md.source.label == f"csv:{shared_data_dir.resolve()}"
+    assert md.source.label == "csv:us_daily"
     assert {"SPY", "XLK", "XLC"} <= set(md.bars["ticker"])
     assert md.bars.groupby("ticker")["date"].min()["XLC"] >= pd.Timestamp("2018-06-19")
 
@@ -189,7 +190,8 @@ def test_auto_offline_falls_back_to_the_cache_with_a_note(offline, small_market,
     write_yf_csvs(small_market, tmp_path, until="2024-05-31")
     md = load_market("auto", UNI, cache_dir=tmp_path)
     assert md.source.label == "yfinance-cache"
-    assert md.notes[0].startswith("network unavailable: using cache from 2024-05-31")
+    assert md.notes[0] == f"network unavailable: using the cache ({tmp_path.name}) from 2024-05-31"
+    assert str(tmp_path) not in " ".join(md.notes)  # notes reach clients: no server paths
     assert md.data_through == pd.Timestamp("2024-05-31") and not md.source.synthetic
 
 
