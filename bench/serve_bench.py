@@ -7,8 +7,12 @@ Figures (written to bench/results/serve.json and printed):
   uncached        POST /heatmap for distinct as_of dates, one at a time   target < 500 ms
   ours            the service's own work on a cache hit, timed in-process (parse, key, lookup)
   png             first draw and cached GET /ui/heatmap.png
+  reload RSS      resident memory of the worker process after start and after each of 20 POST
+                  /reload (each followed by two heatmap requests, as traffic would): start, max,
+                  end and the growth per reload (least-squares slope)   target max < 1.25 x start
 
-Usage: .venv/bin/python bench/serve_bench.py [--quick]
+Usage: .venv/bin/python bench/serve_bench.py [--quick] [--reload-only]
+  --reload-only   only the reload RSS case (a fresh server), written to bench/results/serve_reload.json
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ ROUNDS = 5
 WARMUP = 300
 UNCACHED_DATES = 40
 READY_TIMEOUT_S = 90
-TARGETS = {"ratio_min": 0.8, "cached_p99_ms_max": 50.0, "uncached_ms_max": 500.0, "cold_start_s_max": 15.0}
+RELOADS = 20
+TARGETS = {
+    "ratio_min": 0.8,
+    "cached_p99_ms_max": 50.0,
+    "uncached_ms_max": 500.0,
+    "cold_start_s_max": 15.0,
+    "reload_rss_max_over_start": 1.25,  # after any reload: at most this times the fresh server's RSS
+}
 
 
 def free_port() -> int:
@@ -118,6 +129,77 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+def post(url: str, body: bytes = b"{}", timeout: float = 120.0) -> tuple[int, bytes]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("POST", u.path, body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def worker_process(server_pid: int):
+    """The BentoML worker serving the API: the child of the arbiter (the `serve` process itself, which execs
+    `bentoml serve`) whose command line runs `_bentoml_impl.worker.service`."""
+    import psutil
+
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if any("_bentoml_impl.worker.service" in part for part in child.cmdline()):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    raise RuntimeError(f"no BentoML worker process under pid {server_pid}")
+
+
+def reload_rss(server_pid: int, port: int, reloads: int = RELOADS) -> dict:
+    """Worker RSS (MB) after start and after each POST /reload (+ two heatmap requests as traffic)."""
+    worker = worker_process(server_pid)
+    base = f"http://{HOST}:{port}"
+
+    def traffic() -> None:
+        for body in (b"{}", b'{"timeframe":"1W"}'):
+            status, _ = post(f"{base}/heatmap", body)
+            assert status == 200, status
+
+    def rss_mb() -> float:
+        return worker.memory_info().rss / 2**20
+
+    traffic()
+    series = [rss_mb()]
+    seconds = []
+    for _ in range(reloads):
+        t0 = time.perf_counter()
+        status, body = post(f"{base}/reload")
+        seconds.append(time.perf_counter() - t0)
+        assert status == 200, body[:500]
+        traffic()
+        series.append(rss_mb())
+    import statistics
+
+    start, end = series[0], series[-1]
+    # the trend (least-squares slope over the reloads): RSS also swings by a few tens of MB with what the last
+    # requests left in malloc's free lists, which would make (end - start) / n depend on where the run stops
+    slope = statistics.linear_regression(range(len(series)), series).slope
+    return {
+        "worker_pid": worker.pid,
+        "reloads": reloads,
+        "rss_mb_start": round(start, 1),
+        "rss_mb_max": round(max(series), 1),
+        "rss_mb_end": round(end, 1),
+        "growth_mb_per_reload": round(slope, 2),
+        "end_minus_start_mb_per_reload": round((end - start) / reloads, 2),
+        "max_over_start": round(max(series) / start, 3),
+        "reload_s_median": round(sorted(seconds)[len(seconds) // 2], 2),
+        "rss_mb_series": [round(x, 1) for x in series],
+    }
+
+
 def session_dates(n: int) -> list[str]:
     import pandas as pd
 
@@ -184,7 +266,30 @@ def our_share(store: Path, n: int = 2000) -> dict:
     return {"hit_path_us": round(per * 1e6, 1), "calls": n}
 
 
+def main_reload_only() -> int:
+    """Only the reload RSS case, on a fresh server (same conditions as in the full run)."""
+    figures: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "source": SOURCE}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        store = tmp / "store"
+        figures["model"] = train_store(store)
+        port = free_port()
+        proc, cold = start_server(store, tmp, port)
+        try:
+            figures["cold_start_s"] = round(cold, 2)
+            figures["reload_rss"] = reload_rss(proc.pid, port)
+        finally:
+            stop_server(proc)
+    figures["reload_rss_ok"] = figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve_reload.json").write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
 def main() -> int:
+    if "--reload-only" in sys.argv:
+        return main_reload_only()
     quick = "--quick" in sys.argv
     figures: dict = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -207,6 +312,7 @@ def main() -> int:
             figures["load"] = load_rounds(port, quick)
             figures["uncached_heatmap"] = uncached(port, quick)
             figures["png"] = png(port)
+            figures["reload_rss"] = reload_rss(proc.pid, port, RELOADS // (4 if quick else 1))
         finally:
             stop_server(proc)
         figures["ours_in_process"] = our_share(store)
@@ -217,6 +323,7 @@ def main() -> int:
         "cached_p99_ok": m["heatmap_cached"]["p99_ms"] < TARGETS["cached_p99_ms_max"],
         "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
         "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
+        "reload_rss_ok": figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve.json").write_text(json.dumps(figures, indent=1))

@@ -7,6 +7,7 @@ benchmark's trading dates, so a sector that starts late (XLC 2018) is simply NaN
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,17 +39,31 @@ class SectorPanels:
         return list(self.close.columns)
 
     def session_at(self, as_of=None) -> int:
-        """Position of the last session at or before `as_of` (default: the latest); names as_of if too early."""
+        """Position of the last session at or before `as_of` (default: the latest); names as_of if too early.
+
+        Too early means before the first session on which any sector has a price: the benchmark's dates can
+        start years before the sectors' (SPY 1993, the sector ETFs 1998), and a matrix or heatmap of only
+        missing sectors answers nothing. The matrix and the heatmap both ask here, so they refuse alike."""
         if len(self.dates) == 0:
             raise DataError("the panels hold no sessions")
         if as_of is None:
             return len(self.dates) - 1
-        pos = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
-        if pos < 0:
+        day = pd.Timestamp(as_of)
+        first = self.first_sector_session
+        if first is None:
+            raise RequestError(f"as_of: no sector has any data, on {day.date()} or any other day")
+        if day < first:
             raise RequestError(
-                f"as_of: {pd.Timestamp(as_of).date()} is before the data starts ({self.dates[0].date()})"
+                f"as_of: {day.date()} is before the data starts (the first sector data is {first.date()}); "
+                f"use a date from {first.date()} to today"
             )
-        return pos
+        return int(self.dates.searchsorted(day, side="right")) - 1
+
+    @cached_property
+    def first_sector_session(self) -> pd.Timestamp | None:
+        """The first session on which at least one sector has a close (None when none ever has)."""
+        listed = self.close.notna().to_numpy().any(axis=1)
+        return self.dates[int(listed.argmax())] if listed.any() else None
 
     def upto(self, as_of) -> SectorPanels:
         """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""

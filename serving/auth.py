@@ -8,7 +8,9 @@ before BentoML sees the request: BentoML itself would replace any 401/403 messag
 from __future__ import annotations
 
 import hmac
-import json
+
+from features.errors import ConfigError
+from serving.http_errors import error_body, error_headers
 
 API_KEY_ENV = "SECTOR_HEATMAP_API_KEY"
 API_KEY_HEADER = "X-API-KEY"
@@ -20,6 +22,21 @@ OPEN_PREFIXES = ("/static_content/", "/assets/")
 
 def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def check_api_key(key: str | None) -> None:
+    """At start-up: a key a client can send. HTTP header values are ASCII (the server reads them as latin-1),
+    so a key with any other character could never match, and every request would get a 403."""
+    if not key:
+        return
+    bad = next((i for i, c in enumerate(key) if not " " <= c <= "~"), None)
+    if bad is not None:  # the key itself stays out of the message (and out of the log)
+        raise ConfigError(
+            f"{API_KEY_ENV}: the API key must be printable ASCII (an HTTP header carries nothing else); "
+            f"character {bad + 1} of {len(key)} is not"
+        )
+    if key != key.strip():
+        raise ConfigError(f"{API_KEY_ENV}: the API key must not start or end with a space (HTTP strips them)")
 
 
 def key_problem(provided: str | None, expected: str | None) -> tuple[int, str] | None:
@@ -52,8 +69,8 @@ class ApiKeyMiddleware:
                 problem = key_problem(provided, expected)
             if problem is not None:
                 status, message = problem
-                body = json.dumps({"error": message}).encode()
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                body = error_body(status, message, API_KEY_HEADER if status in (401, 403) else None)
+                headers = error_headers(body)
                 if status == 401:
                     headers.append((b"www-authenticate", API_KEY_HEADER.encode()))
                 await send({"type": "http.response.start", "status": status, "headers": headers})

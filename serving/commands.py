@@ -110,14 +110,27 @@ def serve_command(args, environ=None) -> tuple[list[str], dict[str, str]]:
         if not Path(args.config).is_file():
             raise ConfigError(f"config file not found: {args.config}")
         env[CONFIG_ENV] = str(Path(args.config).resolve())
+    from serving.auth import API_KEY_ENV, check_api_key
+
+    check_api_key(env.get(API_KEY_ENV))  # the service refuses it at start-up too; here it is one clear line
+    from serving.state import SERVE_PID_ENV
+
+    # this process execs `bentoml serve` and so becomes BentoML's arbiter, the worker's parent: a worker that
+    # cannot start signals it to stop the server instead of being restarted forever (state.abandon_start)
+    env[SERVE_PID_ENV] = str(os.getpid())
     argv = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", args.host, "--port", str(args.port)]
     return argv, env
 
 
 def cmd_serve(args) -> int:
-    from serving.state import DEFAULT_SOURCE, SOURCE_ENV
+    from serving.state import DEFAULT_SOURCE, SOURCE_ENV, ServerSettings, check_start
 
     argv, env = serve_command(args)
+    # The settings and data the service will load, checked before the server starts: a server that could serve
+    # nothing is one clear error here and exit code 2 (a BentoML worker that fails to start is restarted every
+    # ~10 s forever; the service also stops the server then, but that cannot set this command's exit code).
+    for failure in check_start(ServerSettings.from_env(env)).values():
+        print(f"warning: universe {failure.name} will not be served: {failure.reason}", file=sys.stderr)
     print(
         f"serving on http://{args.host}:{args.port} (source {env.get(SOURCE_ENV, DEFAULT_SOURCE)}); "
         f"docs at /, heatmap page at /ui/heatmap",
@@ -148,3 +161,6 @@ def register(sub) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--output", default=None, help="write to FILE instead of stdout (required for png)")
     p.set_defaults(func=cmd_heatmap)
+    from serving import mcp_cli
+
+    mcp_cli.register(sub)  # `sector-heatmap mcp`: the MCP server over stdio

@@ -80,6 +80,8 @@ class ServingConfig:
     # the service: universes it loads at start (a request may only pick one of these), response cache size
     universes: tuple[str, ...] = ("us_sectors",)
     cache_entries: int = 256
+    # largest request body the service reads; a bigger one is a 413 (the API's bodies are a few hundred bytes)
+    max_body_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if set(self.health_weights) != set(self.health_components):
@@ -102,6 +104,8 @@ class ServingConfig:
             raise ConfigError("serving config: universes must list at least one universe")
         if self.cache_entries < 1:
             raise ConfigError(f"serving config: cache_entries must be >= 1, got {self.cache_entries}")
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
+            raise ConfigError(f"serving config: max_body_bytes must be an integer >= 1024, got {self.max_body_bytes!r}")
 
     @property
     def spread_windows(self) -> tuple[str, ...]:

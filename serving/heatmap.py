@@ -36,6 +36,7 @@ from serving.health_score import (
     skill_factor,
     skill_sentence,
 )
+from serving.http_errors import excerpt
 from serving.request import HeatmapRequest
 
 DERIVED_INPUTS = ("pred", "relative_volume_signed")  # plus spread_<window>; everything else is a feature column
@@ -211,7 +212,7 @@ def compute_heatmap(
     uni, panels, fcfg = ds.universe, ds.panels, ds.config
     if req.market_index is not None and req.market_index != uni.benchmark:
         raise RequestError(
-            f"market_index: {req.market_index!r} is not the benchmark of universe {uni.name!r} "
+            f"market_index: {excerpt(req.market_index)} is not the benchmark of universe {uni.name!r} "
             f"({uni.benchmark}); leave it out or use {uni.benchmark}"
         )
     pos = panels.session_at(req.as_of)

@@ -307,3 +307,29 @@ class ReloadFailure(_Body):
 # ---- POST /ping ---------------------------------------------------------------------------------
 class PingResponse(_Body):
     ok: Literal[True] = Field(description="always true")
+
+
+# ---- every error (4xx and 5xx) of every endpoint ----------------------------------------------------
+class ErrorDetail(_Body):
+    code: str = Field(
+        description="kind of error, one per HTTP status: bad_request (400), unauthorized (401), forbidden (403), "
+        "not_found (404), method_not_allowed (405), payload_too_large (413), unsupported_media_type (415), "
+        "internal_error (500), unavailable (503), timeout (504)",
+        examples=["bad_request"],
+    )
+    message: str = Field(
+        description="what is wrong, in one sentence; starts with the field's name when one field is at fault "
+        "and quotes at most a short excerpt (40 characters) of a bad value",
+        examples=["as_of: expected a date YYYY-MM-DD from 1900-01-01 to today, got '-1'"],
+    )
+    field: str | None = Field(
+        None,
+        description="the request field (body key or query parameter) at fault; absent when the request as a whole is",
+        examples=["as_of"],
+    )
+
+
+class ErrorResponse(_Body):
+    """The body of every 4xx and 5xx answer, on every endpoint and route (a failed /reload is a ReloadFailure)."""
+
+    error: ErrorDetail

@@ -7,7 +7,9 @@ Endpoints (JSON bodies are flat objects; unknown fields are a 400 naming the fie
   POST /reload    reload data and champion without a restart (clears the response cache)
   POST /ping      {"ok": true}: the framework's own cost, as a benchmark baseline
   GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG
-  BentoML's own: /livez /readyz /metrics /docs.json and the Swagger UI at /
+  BentoML's own: /livez /readyz /metrics and the Swagger UI at /; /docs.json is BentoML's, completed
+  (serving/openapi.py). Every error answer has one body, {"error": {"code", "message", "field"?}}, and
+  every request passes serving/guard.py first (body cap, JSON only, body checked, errors shaped and logged).
 
 Everything heavy (market, features, champion) is loaded once in __init__ and swapped as a
 whole on /reload; a request only slices one date. Answers are cached per (universe, as_of,
@@ -19,24 +21,26 @@ pages share the plain helper methods below.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 
 import bentoml
-from bentoml.exceptions import InvalidArgument
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from features.errors import RequestError, SectorHeatmapError
-from serving.auth import ApiKeyMiddleware
+from serving.auth import ApiKeyMiddleware, check_api_key
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
+from serving.guard import RequestGuard
+from serving.http_errors import field_name, request_error_response
 from serving.schemas import HeatmapResponse, MatrixResponse, ModelInfoResponse, PingResponse, ReloadResponse
-from serving.state import ServerSettings, ServingState, UniverseState, load_state, log
+from serving.state import ServerSettings, ServingState, StateLoader, UniverseState, abandon_start, log
 
 _DEFAULTS = ServingConfig()
 REQUEST_TIMEOUT_S = 30
@@ -92,44 +96,54 @@ def _utc_day() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def _bad(exc: Exception) -> InvalidArgument:
-    return InvalidArgument(str(exc))
-
-
 @bentoml.service(workers=1, traffic={"timeout": REQUEST_TIMEOUT_S}, logging={"access": {"enabled": False}})
 class SectorHeatmap:
     def __init__(self) -> None:
         log.setLevel(logging.INFO)  # BentoML leaves non-BentoML loggers at WARNING; what was loaded matters
-        self.settings = ServerSettings.from_env()
-        self.cfg = self.settings.cfg
-        log.info(
-            "source %s, model store %s, universes %s, API key %s",
-            self.settings.source.label,
-            self.settings.store_dir,
-            ", ".join(self.cfg.universes),
-            "required" if self.settings.api_key else "not required",
-        )
-        self.state: ServingState = load_state(self.settings)
+        # every load (this one and each /reload) runs on one thread and hands the old state's memory back: see
+        # StateLoader (a load per pool thread kept one glibc arena per thread, ~2.5x RSS after some reloads)
+        self._loader = StateLoader()
+        try:
+            self.settings = ServerSettings.from_env()
+            self.cfg = self.settings.cfg
+            log.info(
+                "source %s, model store %s, universes %s, API key %s",
+                self.settings.source.label,
+                self.settings.store_dir,
+                ", ".join(self.cfg.universes),
+                "required" if self.settings.api_key else "not required",
+            )
+            # a universe that fails is reported and not served; only when none loads does this raise
+            self.state: ServingState = self._loader.load(self.settings)
+        except Exception as exc:
+            self._loader.shutdown()
+            abandon_start(exc)  # under `sector-heatmap serve`: stop the server, never a worker restart loop
+            raise
         self.cache = ResponseCache(self.cfg.cache_entries)
         self._reload_lock = asyncio.Lock()
 
     def __is_ready__(self) -> bool:
-        return self.state is not None
+        """Ready once at least one universe is served (__init__ fails otherwise); the ones that could not be
+        loaded are in status() and requests for them get a 503 naming why."""
+        return self.state is not None and bool(self.state.universes)
+
+    @bentoml.on_startup
+    def _refuse_unusable_api_key(self) -> None:
+        """Start-up fails (ConfigError naming SECTOR_HEATMAP_API_KEY) for a key no client could ever send."""
+        check_api_key(self.settings.api_key)
 
     # ---- shared helpers (plain methods: the APIs and the /ui pages both call these) ----------
+    # A RequestError raised below reaches the API method or page, which answers it as a 400 response: never
+    # raised out of an API method, since BentoML logs whatever an API raises at ERROR with its traceback.
     def _universe(self, state: ServingState, name: str | None) -> tuple[str, UniverseState]:
-        try:
-            return state.resolve(self.cfg.universes[0] if name is None else name)
-        except RequestError as exc:
-            raise _bad(exc) from None
+        from serving.request import parse_name
+
+        return state.resolve(self.cfg.universes[0] if name is None else parse_name(name, "universe"))
 
     def _heatmap_request(self, state: ServingState, raw: dict):
         from serving.request import HeatmapRequest
 
-        try:
-            req = HeatmapRequest.parse(raw, self.cfg)
-        except RequestError as exc:
-            raise _bad(exc) from None
+        req = HeatmapRequest.parse(raw, self.cfg)  # cheap: the shape of each field is checked before parsing
         name, u = self._universe(state, req.universe)
         as_of = None if req.as_of is None else req.as_of.date().isoformat()
         key = (
@@ -148,11 +162,8 @@ class SectorHeatmap:
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
         from serving.heatmap import build_heatmap
 
-        try:
-            resp = build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg)
-        except RequestError as exc:  # as_of before the data, a benchmark that is not the universe's
-            raise _bad(exc) from None
-        return _json(resp)
+        # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
+        return _json(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
 
     async def heatmap_body(self, raw: dict) -> tuple[bytes, bool, tuple]:
         """(JSON bytes, cache hit, cache key) for a heatmap request mapping."""
@@ -177,18 +188,12 @@ class SectorHeatmap:
         from serving.request import HeatmapRequest
 
         state = self.state
-        try:  # the same field checks as a heatmap request (a date, not in the future)
-            req = HeatmapRequest.parse(raw, self.cfg)
-        except RequestError as exc:
-            raise _bad(exc) from None
+        req = HeatmapRequest.parse(raw, self.cfg)  # the same field checks as a heatmap request
         name, u = self._universe(state, req.universe)
 
-        def compute() -> bytes:
+        def compute() -> bytes:  # (in a worker thread) as_of before the data starts: a RequestError, as for /heatmap
             ds = u.dataset
-            try:
-                m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
-            except RequestError as exc:  # as_of before the data starts
-                raise _bad(exc) from None
+            m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
             return _json(
                 {
                     "universe": ds.universe.name,
@@ -217,7 +222,7 @@ class SectorHeatmap:
         return {
             "generation": st.generation,
             "load_seconds": round(st.seconds, 2),
-            "universes": {k: u.summary() for k, u in st.universes.items()},
+            "universes": st.summaries(),  # the ones that could not be loaded too, with why in their notes
         }
 
     # ---- the API ---------------------------------------------------------------------------
@@ -235,19 +240,28 @@ class SectorHeatmap:
             "benchmark": benchmark,
             "as_of": as_of,
         }
-        body, hit, _ = await self.heatmap_body(raw)
+        try:
+            body, hit, _ = await self.heatmap_body(raw)
+        except RequestError as exc:
+            return request_error_response(exc)
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
     @bentoml.api(input_spec=MatrixParams, output_spec=MatrixResponse)
     async def matrix(self, universe=None, as_of=None) -> Response:
         """The descriptive rotation matrix: sector minus benchmark total return per window, bull/bear/neutral."""
-        body, hit = await self.matrix_body({"universe": universe, "as_of": as_of})
+        try:
+            body, hit = await self.matrix_body({"universe": universe, "as_of": as_of})
+        except RequestError as exc:
+            return request_error_response(exc)
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
     @bentoml.api(input_spec=ModelParams, output_spec=ModelInfoResponse)
     async def model(self, universe=None) -> Response:
         """The champion's model card (version, training window, out-of-sample skill), or why there is none."""
-        return Response(_json(self.model_info(universe)), media_type=JSON_TYPE)
+        try:
+            return Response(_json(self.model_info(universe)), media_type=JSON_TYPE)
+        except RequestError as exc:
+            return request_error_response(exc)
 
     @bentoml.api(input_spec=NoParams, output_spec=ReloadResponse)
     async def reload(self) -> Response:
@@ -256,24 +270,35 @@ class SectorHeatmap:
             t0 = time.perf_counter()
             gen = self.state.generation + 1
             try:
-                new = await asyncio.get_running_loop().run_in_executor(None, load_state, self.settings, gen)
-            except SectorHeatmapError as exc:  # keep serving the old state, say why
-                log.warning("reload failed: %s", exc)
-                return JSONResponse({"reloaded": False, "error": str(exc), "serving": self.status()}, status_code=503)
-            except Exception:  # a bug: its traceback goes to the log, the old state keeps serving
-                log.exception("reload failed")
-                return JSONResponse(
-                    {
-                        "reloaded": False,
-                        "error": "internal error while loading (see the server log)",
-                        "serving": self.status(),
-                    },
-                    status_code=503,
-                )
-            self.state = new
-            self.cache.clear()
-            body = {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
-            return Response(_json(body), media_type=JSON_TYPE)
+                try:
+                    new = await self._loader.load_async(self.settings, gen)  # the one loader thread
+                except SectorHeatmapError as exc:  # keep serving the old state, say why
+                    log.warning("reload failed: %s", exc)
+                    return JSONResponse(
+                        {"reloaded": False, "error": str(exc), "serving": self.status()}, status_code=503
+                    )
+                except Exception:  # a bug: its traceback goes to the log, the old state keeps serving
+                    log.exception("reload failed")
+                    return JSONResponse(
+                        {
+                            "reloaded": False,
+                            "error": "internal error while loading (see the server log)",
+                            "serving": self.status(),
+                        },
+                        status_code=503,
+                    )
+                if lost := new.lost(self.state):  # never serve less than before: keep the old state, say why
+                    error = "; ".join(new.failed[name].reason for name in lost)
+                    del new
+                    log.warning("reload failed: %s", error)
+                    return JSONResponse({"reloaded": False, "error": error, "serving": self.status()}, status_code=503)
+                self.state = new  # the only reference to the old state (requests still holding it finish with it)
+                del new
+                self.cache.clear()
+                body = {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
+                return Response(_json(body), media_type=JSON_TYPE)
+            finally:  # the replaced (or rejected) state's memory back to the OS, before the next reload can start
+                await self._loader.release()
 
     @bentoml.api(input_spec=NoParams, output_spec=PingResponse)
     async def ping(self) -> Response:
@@ -289,15 +314,14 @@ def _service() -> SectorHeatmap:
     return bentoml.get_current_service()
 
 
-def _error(exc: InvalidArgument) -> PlainTextResponse:
-    return PlainTextResponse(f"bad request: {exc}", status_code=400)
-
-
 async def get_model(request: Request) -> Response:
     try:
-        return JSONResponse(_service().model_info(request.query_params.get("universe")))
-    except InvalidArgument as exc:
-        return _error(exc)
+        unknown = sorted(set(request.query_params) - {"universe"})
+        if unknown:  # as POST /model refuses an unknown field
+            raise RequestError(f"{field_name(unknown[0])}: unknown parameter; expected universe")
+        return Response(_json(_service().model_info(request.query_params.get("universe"))), media_type=JSON_TYPE)
+    except RequestError as exc:
+        return request_error_response(exc)
 
 
 def _page(kind: str, media_type: str):
@@ -306,8 +330,8 @@ def _page(kind: str, media_type: str):
     async def handler(request: Request) -> Response:
         try:
             body, hit = await _service().heatmap_page(dict(request.query_params), kind)
-        except InvalidArgument as exc:
-            return _error(exc)
+        except RequestError as exc:
+            return request_error_response(exc)
         return Response(body, media_type=media_type, headers={"X-Cache": "hit" if hit else "miss"})
 
     return handler
@@ -317,8 +341,21 @@ heatmap_html_page = _page("html", "text/html; charset=utf-8")
 heatmap_png_page = _page("png", "image/png")
 
 
+@functools.cache
+def _openapi_json() -> bytes:
+    from serving.openapi import openapi_document
+
+    return _json(openapi_document(SectorHeatmap.openapi_spec.asdict()))  # type: ignore[attr-defined]
+
+
+async def openapi_json(request: Request) -> Response:
+    """/docs.json: BentoML's document with the one error body, GET /model and /reload's 503 (serving/openapi.py)."""
+    return Response(_openapi_json(), media_type=JSON_TYPE)
+
+
 pages = Starlette(
     routes=[
+        Route("/docs.json", openapi_json, methods=["GET"]),  # matched before BentoML's own /docs.json route
         Route("/model", get_model, methods=["GET"]),
         Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
         Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
@@ -326,4 +363,19 @@ pages = Starlette(
 )
 # BentoML mounts passively: only these paths go to `pages`; everything else stays BentoML's
 SectorHeatmap = bentoml.asgi_app(pages, path="/", name="pages")(SectorHeatmap)  # type: ignore[misc]
+
+
+def _max_body_bytes() -> int:
+    try:
+        return _service().cfg.max_body_bytes
+    except Exception:  # no service instance yet (starting)
+        return _DEFAULTS.max_body_bytes
+
+
+# middlewares added first run first: the guard (body size, JSON only, body checked, one error shape), then the key
+SectorHeatmap.add_asgi_middleware(  # type: ignore[attr-defined]
+    RequestGuard,
+    max_body_bytes=_max_body_bytes,
+    json_inputs={m.route: m.input_spec for m in SectorHeatmap.apis.values()},  # type: ignore[attr-defined]
+)
 SectorHeatmap.add_asgi_middleware(ApiKeyMiddleware, expected_key=lambda: _service().settings.api_key)  # type: ignore[attr-defined]

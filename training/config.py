@@ -1,14 +1,26 @@
 """Training settings in one place: horizons, protocol, model parameters, costs, the champion metric.
 
-Overridable from the `training:` section of the YAML given with `--config`.
+Overridable from the `training:` section of the YAML given with `--config`; the model store folder
+also from the environment (STORE_ENV), which wins over the YAML for training and serving alike.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from features.errors import ConfigError
+
+STORE_ENV = "SECTOR_HEATMAP_STORE"  # the model store folder for `train`, `evaluate` and the server
+DEFAULT_STORE_DIR = "mlruns"
+
+
+def store_dir_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The store folder set by STORE_ENV (None when unset or empty): the one place that reads it."""
+    env = os.environ if environ is None else environ
+    return env.get(STORE_ENV) or None
 
 
 @dataclass(frozen=True)
@@ -46,14 +58,16 @@ class TrainConfig:
     primary_metric: str = "rank_ic_mean"  # compared at `primary_horizon` for the champion gate
     primary_horizon: str = "1M"
     experiment: str = "sector-heatmap"
-    store_dir: str = "mlruns"  # SQLite tracking/registry database + artifacts, relative to the working dir
+    # SQLite tracking/registry database + artifacts, relative to the working dir; STORE_ENV overrides it
+    store_dir: str = field(default_factory=lambda: store_dir_from_env() or DEFAULT_STORE_DIR)
 
     def overlap(self, horizon: str) -> int:
         """How many consecutive sample dates share label days at `horizon` (sets HAC lags, bootstrap blocks)."""
         return math.ceil(self.horizons[horizon] / self.step)
 
     @classmethod
-    def from_mapping(cls, raw: dict | None) -> TrainConfig:
+    def from_mapping(cls, raw: dict | None, environ: Mapping[str, str] | None = None) -> TrainConfig:
+        """The `training:` section, then STORE_ENV from `environ` (default: the process environment)."""
         from features.settings import settings_from_mapping
 
         cfg = settings_from_mapping(
@@ -72,4 +86,5 @@ class TrainConfig:
         bad = set(cfg.objectives) - {"regression", "rank"}
         if bad:
             raise ConfigError(f"training config: unknown objective(s) {sorted(bad)}")
-        return cfg
+        from_yaml = cfg.store_dir if "store_dir" in (raw or {}) else DEFAULT_STORE_DIR
+        return replace(cfg, store_dir=store_dir_from_env(environ) or from_yaml)

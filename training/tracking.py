@@ -15,7 +15,7 @@ import pandas as pd
 from features.dataset import MarketDataset
 from training.config import TrainConfig
 from training.registry import GateDecision, champion_gate, registered_name
-from training.store import open_store
+from training.store import open_store, process_tags, store_lock
 from training.train import TrainResult
 from training.unseen import UnseenScores
 
@@ -67,7 +67,9 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
     from training.plots import horizon_figure
 
     cfg, ds = result.cfg, result.dataset
-    exp_id = open_store(store_dir or cfg.store_dir, cfg.experiment)
+    store = store_dir or cfg.store_dir
+    exp_id = open_store(store, cfg.experiment)  # also marks runs left RUNNING by dead processes FAILED
+    owner = process_tags()  # set as each run is created, so a run whose process dies can be told apart
     name = registered_name(ds.universe.name, ds.source)
     tags = {
         **data_tags(ds),
@@ -78,7 +80,7 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
     params = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "lgbm_params"}
     params.update({f"lgbm_{k}": v for k, v in cfg.lgbm_params.items()})
     with mlflow.start_run(
-        experiment_id=exp_id, run_name=run_name or f"train-{ds.universe.name}-{ds.source.name}"
+        experiment_id=exp_id, run_name=run_name or f"train-{ds.universe.name}-{ds.source.name}", tags=owner
     ) as parent:
         mlflow.set_tags(tags)
         mlflow.log_params({k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in params.items()})
@@ -87,7 +89,7 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
             tmp = Path(tmpdir)
             for horizon, hr in result.horizons.items():
                 for model, metrics in hr.metrics.items():
-                    with mlflow.start_run(experiment_id=exp_id, run_name=f"{horizon}/{model}", nested=True):
+                    with mlflow.start_run(experiment_id=exp_id, run_name=f"{horizon}/{model}", nested=True, tags=owner):
                         mlflow.set_tags({**tags, "horizon": horizon, "model": model, "chosen": str(model == hr.chosen)})
                         mlflow.log_metrics(clean_metrics(metrics))
                 chosen = clean_metrics(hr.metrics[hr.chosen])
@@ -104,12 +106,14 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
                 python_model=ForecasterModel(),
                 artifacts={BUNDLE: str(bundle)},
                 pip_requirements=PIP_REQUIREMENTS,
-                registered_model_name=name,
             )
+        # concurrent trainings: one writer of version numbers and of the alias at a time (the store lock)
+        with store_lock(store):
+            version = str(mlflow.register_model(info.model_uri, name).version)
         mlflow.log_metrics({"lgbm_fit_seconds": result.clock.seconds, "lgbm_fits": result.clock.fits})
-        version = str(info.registered_model_version)
         key = primary_key(result)
-        decision: GateDecision = champion_gate(name, version, result.primary_metric(), key)
+        with store_lock(store):  # read the champion, compare, move the alias: no other gate in between
+            decision: GateDecision = champion_gate(name, version, result.primary_metric(), key)
         mlflow.set_tags({"champion_promoted": str(decision.promoted), "champion_reason": decision.reason})
     return {
         "run_id": parent.info.run_id,
@@ -126,7 +130,9 @@ def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model:
     import mlflow
 
     exp_id = open_store(cfg.store_dir, cfg.experiment)
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"evaluate-{scores.model_name}-{model}") as run:
+    with mlflow.start_run(
+        experiment_id=exp_id, run_name=f"evaluate-{scores.model_name}-{model}", tags=process_tags()
+    ) as run:
         mlflow.set_tags({"kind": "evaluation", "model_uri": scores.uri, **data_tags(ds)})
         for h, m in scores.metrics.items():
             mlflow.log_metrics({f"{k}_{h}": v for k, v in clean_metrics(m).items()})

@@ -6,6 +6,7 @@ is summary.print_unseen, as for training (train / tracking / summary).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -52,9 +53,26 @@ def load_registered(ds: MarketDataset, cfg: TrainConfig, model: str) -> tuple[st
     uri = resolve_model_uri(name, model)
     try:
         forecaster = mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster
-    except Exception as exc:  # MlflowException for unknown versions/aliases/runs
-        raise ModelError(f"cannot load model {uri}: {exc}") from None
+    except Exception as exc:  # MlflowException for unknown versions/aliases/runs, or a broken store
+        # one line for the command line; the whole exception (SQL, traceback) only in the debug log
+        logging.getLogger("sector_heatmap.training").debug("cannot load model %s", uri, exc_info=exc)
+        raise ModelError(f"cannot load model {uri}: {load_failure(exc, cfg.store_dir)}") from None
     return name, uri, forecaster
+
+
+def load_failure(exc: BaseException, store_dir: str) -> str:
+    """One plain line saying why a model could not be loaded (MLflow's messages can carry SQL and tracebacks)."""
+    from training.registry import MODEL_ARTIFACTS_MISSING, STORE_CORRUPT, failure_status, status_code
+
+    code = status_code(failure_status(exc))
+    if code == STORE_CORRUPT:
+        return f"the model store in {store_dir}/ cannot be read"
+    if code == MODEL_ARTIFACTS_MISSING:
+        return f"its files are missing from {store_dir}/"
+    text = str(getattr(exc, "message", None) or exc).strip()
+    first = text.splitlines()[0].split("[SQL:")[0].strip() if text else ""
+    first = first or type(exc).__name__
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def score_unseen(

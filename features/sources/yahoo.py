@@ -6,8 +6,9 @@ Why this shape:
   too), topped up from the last cached date minus OVERLAP_DAYS, new rows winning on overlap.
 * yfinance never raises offline: it logs and returns an empty (or all-NaN) frame, and on a
   network that accepts connections but never answers one call can hang for minutes whatever
-  its timeout. So every download runs in a daemon thread behind a hard deadline, and an empty
-  or all-NaN ticker counts as a failure that is named, never silently skipped.
+  its timeout. So every download runs in a daemon thread behind a hard deadline (with
+  yfinance's own non-daemon worker threads off, so an abandoned call never holds the process
+  open), and an empty or all-NaN ticker counts as a failure that is named, never silently skipped.
 * ``auto_adjust=True`` prices are adjusted as of the download day: after a dividend or split
   Yahoo's whole history moves. When the overlap shows that, the cached history is rescaled
   to the new basis (reported as a repair) instead of leaving a step where the blocks meet.
@@ -371,7 +372,9 @@ def _yf_download(tickers: list[str], start: str, end: str | None, timeout: float
             auto_adjust=True,
             actions=False,
             progress=False,
-            threads=len(tickers) > 1,
+            # No worker threads of yfinance's own: they are non-daemon (multitasking) and would
+            # outlive our deadline, holding interpreter exit for minutes behind a silent proxy.
+            threads=False,
             timeout=timeout,
             multi_level_index=True,
             group_by="column",
@@ -384,15 +387,20 @@ def _yf_download(tickers: list[str], start: str, end: str | None, timeout: float
 
 
 class _Collect(logging.Handler):
-    """Keeps yfinance's error records (which also stops Python printing them to stderr)."""
+    """Keeps yfinance's error records (which also stops Python printing them to stderr).
+
+    Only those logged by the thread that made it: an abandoned download still running in its
+    own thread must not put its errors into a later call's message.
+    """
 
     def __init__(self):
         super().__init__(logging.ERROR)
         self.messages: list[str] = []
+        self._thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage().strip()
-        if text and "Failed download" not in text:
+        if text and record.thread == self._thread and "Failed download" not in text:
             self.messages.append(text)
 
 
@@ -409,19 +417,18 @@ class _Deadline:
         self._end = time.monotonic()
 
 
-_HUNG: list[threading.Thread] = []  # abandoned downloads; yfinance's shared state is not re-entrant
+_HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnostics and tests only)
 
 
 def _with_deadline(fn: Callable[[], object], seconds: float):
     """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
 
-    A daemon thread, not an executor: executor threads are joined at interpreter exit, which
-    would turn a hung download back into a hung command.
+    A daemon thread that nobody joins, not an executor: executor workers are joined at
+    interpreter exit, which would turn a hung download back into a hung command. An earlier
+    download still hanging does not stop this one: each call is bounded by its own deadline
+    (yf.download keeps its state per call), so a later refresh always gets its attempt.
     """
-    alive = [t for t in _HUNG if t.is_alive()]
-    _HUNG[:] = alive
-    if alive:
-        raise DownloadTimeout("an earlier download is still hanging; not starting another")
+    _HUNG[:] = [t for t in _HUNG if t.is_alive()]
     box: dict[str, object] = {}
     done = threading.Event()
 
@@ -451,8 +458,8 @@ def probe(deadline_s: float = PROBE_DEADLINE_S) -> bool:
             return True
 
     box: dict[str, bool] = {}
-    worker = threading.Thread(target=lambda: box.setdefault("ok", _quiet(connect)), daemon=True)
-    worker.start()
+    worker = threading.Thread(target=lambda: box.setdefault("ok", _quiet(connect)), name="yahoo-probe", daemon=True)
+    worker.start()  # daemon and only waited for up to the deadline: a stuck DNS lookup never holds exit
     worker.join(deadline_s)
     return bool(box.get("ok"))
 

@@ -3,6 +3,9 @@ cache refreshed incrementally and re-adjusted when Yahoo's adjusted history move
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -132,6 +135,175 @@ def test_hanging_download_is_abandoned_at_the_deadline(tmp_path, hanging):
     assert len(fetch.raw["XLK"]) == len(days)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+# Run with the venv's python in a fresh interpreter: loads with a download (or the probe's
+# connect) that never answers, then returns. What matters is when the *process* exits.
+HANG_SCRIPT = """
+import socket, sys, threading, time, types
+from pathlib import Path
+from features.sources import yahoo
+
+forever = threading.Event()  # never set
+
+
+def blocked(*args, **kwargs):
+    forever.wait()
+
+
+mode, cache = sys.argv[1], Path(sys.argv[2])
+if mode == "downloader":
+    fetch = yahoo.load_yfinance(["XLK", "XLF"], cache, deadline_s=1, downloader=blocked)
+elif mode == "yfinance-threads":
+    # a stand-in for yf.download: like yfinance with threads=True (multitasking), one
+    # non-daemon worker per ticker; the call itself waits for them
+    fake = types.ModuleType("yfinance")
+    fake.set_tz_cache_location = lambda path: None
+
+    def download(tickers, threads=True, **kw):
+        if threads:
+            for t in tickers:
+                threading.Thread(target=forever.wait, name="worker-" + t, daemon=False).start()
+        forever.wait()
+
+    fake.download = download
+    sys.modules["yfinance"] = fake
+    fetch = yahoo.load_yfinance(["XLK", "XLF"], cache, deadline_s=1)
+elif mode == "real":  # the real yfinance, through whatever HTTPS_PROXY says
+    fetch = yahoo.load_yfinance(["XLK", "XLF", "XLE"], cache, deadline_s=float(sys.argv[3]))
+elif mode == "probe":
+    socket.create_connection = blocked  # a DNS lookup or connect that never returns
+    fetch = None
+    print("probe", yahoo.probe(1.0))
+if fetch is not None:
+    print("failed", sorted(fetch.failed.items()))
+print("returned", time.time(), flush=True)
+"""
+
+
+def run_hang_script(tmp_path, mode, *extra, env=None, timeout=30.0):
+    """(stdout, wall seconds, seconds from load_yfinance returning to the process exiting)."""
+    t0 = time.monotonic()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", HANG_SCRIPT, mode, str(tmp_path / "cache"), *extra],  # imports from REPO
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out, stuck = None, exc.stdout
+    if out is None:  # failed outside the except block: no chained traceback repeating the script
+        pytest.fail(f"the process did not exit within {timeout:g} s (stdout: {stuck!r})", pytrace=False)
+    wall, ended = time.monotonic() - t0, time.time()
+    assert out.returncode == 0, out.stderr
+    returned = float(out.stdout.split("returned ")[-1])
+    return out.stdout, wall, ended - returned
+
+
+def test_download_that_never_returns_is_abandoned_and_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(yahoo, "_HUNG", [])  # this thread never ends: keep it out of the other tests' way
+    forever = threading.Event()  # never set
+    calls = []
+
+    def blocked(tickers, start, end, timeout, cache_dir):
+        calls.append(list(tickers))
+        forever.wait()
+
+    t0 = time.monotonic()
+    fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=blocked, now=AFTER_CLOSE)
+    assert time.monotonic() - t0 < 1.0
+    assert calls == [["XLK", "XLF"]]
+    assert fetch.missing == ["XLK", "XLF"]
+    assert all("timed out after 0.5 s" in why for why in fetch.failed.values())
+    assert any("XLK, XLF" in n and "timed out" in n for n in fetch.notes)
+    assert [t.daemon for t in yahoo._HUNG] == [True]  # abandoned, and never holds the process open
+
+    # ... and the hung thread does not block a later refresh (say, once the network is back)
+    days = pd.bdate_range("2024-06-03", "2024-06-28")
+    fake = FakeYahoo({"XLK": prices(days), "XLF": prices(days, 40)})
+    fetch = load_yfinance(
+        ["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=fake, now=AFTER_CLOSE, start="2024-06-01"
+    )
+    assert fetch.failed == {} and sorted(fetch.refreshed) == ["XLF", "XLK"]
+    assert yahoo._HUNG[0].is_alive()  # still hanging meanwhile
+
+
+def test_errors_logged_by_an_abandoned_download_stay_out_of_a_later_message(tmp_path, monkeypatch):
+    import logging
+
+    fake = types.ModuleType("yfinance")
+    fake.set_tz_cache_location = lambda path: None
+
+    def download(tickers, **kw):  # meanwhile an abandoned download (another thread) logs its error
+        stray = threading.Thread(target=logging.getLogger("yfinance").error, args=("['XLF']: Timeout from before",))
+        stray.start()
+        stray.join()
+        logging.getLogger("yfinance").error("%s: DNSError('now')", list(tickers))
+        return pd.DataFrame()
+
+    fake.download = download
+    monkeypatch.setitem(sys.modules, "yfinance", fake)
+    monkeypatch.setattr(yahoo, "_TZ_CACHE_DIRS", set())
+    frame = yahoo._yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
+    assert frame.attrs[yahoo.ERRORS_ATTR] == ["['XLK']: DNSError('now')"]
+
+
+@pytest.mark.parametrize("mode", ["downloader", "yfinance-threads"])
+def test_a_download_that_never_returns_does_not_keep_the_process_alive(tmp_path, mode):
+    out, wall, lag = run_hang_script(tmp_path, mode)
+    assert "download timed out after 1 s" in out and "'XLF'" in out and "'XLK'" in out
+    assert wall < 5.0 and lag < 2.0, (wall, lag)
+
+
+def test_a_probe_that_never_connects_does_not_keep_the_process_alive(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: threading.Event().wait())
+    t0 = time.monotonic()
+    assert yahoo.probe(0.3) is False
+    assert time.monotonic() - t0 < 1.0
+    out, wall, lag = run_hang_script(tmp_path, "probe")
+    assert "probe False" in out
+    assert wall < 5.0 and lag < 2.0, (wall, lag)
+
+
+@pytest.fixture
+def silent_proxy():
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    stop.set()
+    thread.join(5)
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yfinance") is None, reason="yfinance not installed")
+def test_real_yfinance_behind_a_silent_proxy_exits_at_the_deadline(tmp_path, silent_proxy):
+    url, accepted = silent_proxy
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "all_proxy"}}
+    env.update({"HTTPS_PROXY": url, "HTTP_PROXY": url, "https_proxy": url, "http_proxy": url})
+    out, wall, lag = run_hang_script(tmp_path, "real", "2", env=env)
+    assert accepted, "yfinance never reached the local proxy"  # it went there, and nowhere else
+    assert "download timed out after 2 s" in out and all(f"'{t}'" in out for t in ("XLK", "XLF", "XLE"))
+    assert wall < 8.0 and lag < 2.0, (wall, lag)
+
+
 def test_refresh_asks_only_from_the_last_cached_date_and_merges(tmp_path):
     days = pd.bdate_range("2024-05-01", "2024-06-28")
     full = prices(days, seed=1)
@@ -259,11 +431,12 @@ def test_real_downloader_sets_the_tz_cache_first_and_asks_for_adjusted_prices(tm
     monkeypatch.setitem(sys.modules, "yfinance", fake)
     monkeypatch.setattr(yahoo, "_TZ_CACHE_DIRS", set())
     yahoo._yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
-    yahoo._yf_download(["XLF"], "2024-01-01", None, 5.0, tmp_path)
+    yahoo._yf_download(["XLF", "XLV"], "2024-01-01", None, 5.0, tmp_path)
     assert events[0] == ("tz", str(tmp_path / "yfinance"))
     assert [e[0] for e in events] == ["tz", "download", "download"]  # once per cache dir, before any request
     kw = events[1][2]
     assert kw["auto_adjust"] is True and kw["progress"] is False and kw["start"] == "2024-01-01"
+    assert events[1][2]["threads"] is events[2][2]["threads"] is False  # yfinance's workers would hold exit
 
 
 def test_importing_the_sources_does_not_import_yfinance():

@@ -202,7 +202,7 @@ def test_load_champion_from_a_broken_store_degrades(tmp_path):
     (tmp_path / "mlruns").mkdir()
     (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"this is not a database")
     model, reason = load_champion("us_sectors", DEMO, tmp_path / "mlruns", EXPERIMENT)
-    assert model is None and reason.startswith("model unavailable")
+    assert model is None and reason == "store_corrupt: the model store cannot be read"
 
 
 def test_load_champion_returns_the_promoted_forecaster_and_its_card(history):

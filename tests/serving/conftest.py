@@ -49,3 +49,47 @@ def live_server(demo_store, tmp_path_factory):
 
     with LiveServer(demo_store, tmp_path_factory.mktemp("server")) as server:
         yield server
+
+
+# ---- the service in-process: one ASGI app for the whole session, shared by every module that needs it ----
+@pytest.fixture(scope="session")
+def service_app():
+    """One ASGI app per process: BentoML registers its Prometheus metrics per app, a second app would clash.
+
+    Every `with TestClient(app)` runs the lifespan again, so __init__ reads the environment anew;
+    only one client may be open at a time (BentoML keeps one service instance per app).
+    """
+    from serving.service import SectorHeatmap
+
+    return SectorHeatmap.to_asgi()
+
+
+@pytest.fixture(scope="session")
+def open_client(service_app):
+    """open_client(store, api_key=None, source=DEMO_SOURCE, config=None) -> context manager yielding a
+    TestClient with that environment (config: a YAML file for SECTOR_HEATMAP_CONFIG)."""
+    from contextlib import contextmanager
+
+    from serving_builders import DEMO_SOURCE
+    from starlette.testclient import TestClient
+
+    from serving.auth import API_KEY_ENV
+    from serving.state import CONFIG_ENV, SOURCE_ENV, STORE_ENV
+
+    @contextmanager
+    def open_(store, api_key: str | None = None, source: str = DEMO_SOURCE, config=None):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(SOURCE_ENV, source)
+            mp.setenv(STORE_ENV, str(store))
+            if config is None:
+                mp.delenv(CONFIG_ENV, raising=False)
+            else:
+                mp.setenv(CONFIG_ENV, str(config))
+            if api_key:
+                mp.setenv(API_KEY_ENV, api_key)
+            else:
+                mp.delenv(API_KEY_ENV, raising=False)
+            with TestClient(service_app) as client:
+                yield client
+
+    return open_

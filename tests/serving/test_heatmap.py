@@ -46,7 +46,7 @@ def test_response_shape(market, champion_significant):
         "market_context",
     ):
         assert key in r, key
-    assert r["as_of"] == LAST_DAY and r["data_through"] == LAST_DAY and r["data_source"] == "csv:/data/us_daily"
+    assert r["as_of"] == LAST_DAY and r["data_through"] == LAST_DAY and r["data_source"] == "csv:us_daily"
     assert {s["ticker"] for s in r["sectors"]} == TICKERS
     assert set(r["leadership"]) == {"1D", "1W", "1M", "3M", "12M"}
     assert r["model"]["training_window"] == ["2015-01-02", "2023-12-29"] and r["model"]["version"] == "3"
@@ -305,5 +305,6 @@ def test_real_data_heatmap(shared_data_dir):
     assert "XLC" in early["not_listed"] and "XLC" not in {s["ticker"] for s in early["sectors"]}
     first_spy = loaded.panels.dates[0]
     if first_spy < loaded.panels.close.first_valid_index():  # SPY (1993) predates the sector ETFs (1998)
-        with pytest.raises(ValueError, match="^as_of: no sector has data"):
+        first = loaded.panels.close.first_valid_index().date()
+        with pytest.raises(ValueError, match=f"^as_of: {first_spy.date()} is before the data starts .*{first}"):
             heatmap(loaded, now="2023-01-03T15:00:00Z", as_of=str(first_spy.date()))

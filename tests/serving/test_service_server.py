@@ -53,7 +53,7 @@ def test_api_key_on_a_real_server_and_a_clean_stop(tmp_path):
         assert server.ready_seconds < 90
         with httpx.Client(base_url=server.url, timeout=30) as http:
             r = http.post("/heatmap", json={})
-            assert r.status_code == 401 and "X-API-KEY" in r.json()["error"]
+            assert r.status_code == 401 and "X-API-KEY" in r.json()["error"]["message"]
             ok = http.post("/heatmap", json={}, headers={"X-API-KEY": "k-123"})
             assert ok.status_code == 200 and ok.json()["model"] is None
             assert http.get("/readyz").status_code == 200
