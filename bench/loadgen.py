@@ -72,7 +72,12 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     raise RuntimeError(f"response without length (status {status}); this generator needs keep-alive framing")
 
 
-async def _worker(host, port, requests: list[bytes], deadline: float, counter, out: list[float], errors: list[int]):
+READ_TIMEOUT_S = 30.0  # a response that never comes is an error, not a hung benchmark
+
+
+async def _worker(
+    host, port, requests: list[bytes], deadline: float, counter, out: list[float], errors: list[int], pin: int | None
+):
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
@@ -80,8 +85,12 @@ async def _worker(host, port, requests: list[bytes], deadline: float, counter, o
             if i is None:
                 return
             t0 = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            status, _ = await read_response(reader)
+            writer.write(requests[(i if pin is None else pin) % len(requests)])
+            try:
+                status, _ = await asyncio.wait_for(read_response(reader), READ_TIMEOUT_S)
+            except TimeoutError:
+                errors.append(0)
+                return
             out.append((time.perf_counter() - t0) * 1000.0)
             if not 200 <= status < 300:
                 errors.append(status)
@@ -89,7 +98,7 @@ async def _worker(host, port, requests: list[bytes], deadline: float, counter, o
         writer.close()
 
 
-async def _run(host, port, requests, total, concurrency, max_seconds) -> LoadResult:
+async def _run(host, port, requests, total, concurrency, max_seconds, pinned) -> LoadResult:
     issued = 0
 
     def counter():
@@ -103,13 +112,25 @@ async def _run(host, port, requests, total, concurrency, max_seconds) -> LoadRes
     errors: list[int] = []
     t0 = time.perf_counter()
     await asyncio.gather(
-        *(_worker(host, port, requests, t0 + max_seconds, counter, lat, errors) for _ in range(concurrency))
+        *(
+            _worker(host, port, requests, t0 + max_seconds, counter, lat, errors, k if pinned else None)
+            for k in range(concurrency)
+        )
     )
     return LoadResult(len(lat), len(errors), time.perf_counter() - t0, lat)
 
 
 def run_load(
-    host: str, port: int, requests: list[bytes], total: int, concurrency: int = 8, max_seconds: float = 30.0
+    host: str,
+    port: int,
+    requests: list[bytes],
+    total: int,
+    concurrency: int = 8,
+    max_seconds: float = 30.0,
+    pinned: bool = False,
 ) -> LoadResult:
-    """Send up to `total` requests (cycling through `requests`) on `concurrency` connections, within max_seconds."""
-    return asyncio.run(_run(host, port, requests, total, concurrency, max_seconds))
+    """Send up to `total` requests (cycling through `requests`) on `concurrency` connections, within max_seconds.
+
+    `pinned`: connection k always sends requests[k % len(requests)] (e.g. one MCP session per connection,
+    since two calls in flight with the same JSON-RPC id on one session would collide)."""
+    return asyncio.run(_run(host, port, requests, total, concurrency, max_seconds, pinned))

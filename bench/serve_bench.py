@@ -51,6 +51,9 @@ TARGETS = {
     "cached_p99_ms_max": 50.0,
     "uncached_ms_max": 500.0,
     "cold_start_s_max": 15.0,
+    "mcp_p99_ms_max": 50.0,  # cached get_sector_heatmap over /mcp, 8 connections
+    "mcp_ratio_min": 0.5,  # its throughput over cached POST /heatmap's, same run
+    "mcp_stdio_cold_start_s_max": 10.0,
     "reload_rss_max_over_start": 1.25,  # after any reload: at most this times the fresh server's RSS
 }
 
@@ -226,6 +229,94 @@ def load_rounds(port: int, quick: bool) -> dict:
     return {"rounds": rounds, "median_round": best}
 
 
+MCP_PROTOCOL = "2025-06-18"
+MCP_ACCEPT = "application/json, text/event-stream"
+
+
+def mcp_session(port: int) -> dict[str, str]:
+    """Open one MCP session on /mcp (initialize + initialized) and return the headers a call needs."""
+    import http.client
+
+    def rpc(body: dict, headers: dict) -> tuple[int, dict, bytes]:
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        try:
+            conn.request("POST", "/mcp", json.dumps(body), {"Content-Type": "application/json", **headers})
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": MCP_PROTOCOL,
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        },
+    }
+    status, headers, _ = rpc(init, {"Accept": MCP_ACCEPT})
+    assert status == 200, status
+    session = {"Accept": MCP_ACCEPT, "mcp-protocol-version": MCP_PROTOCOL}
+    if "mcp-session-id" in headers:  # stateful transport (a stateless one has no session)
+        session["mcp-session-id"] = headers["mcp-session-id"]
+    status, _, _ = rpc({"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
+    assert status in (200, 202), status
+    return session
+
+
+def mcp_load(port: int, quick: bool) -> dict:
+    """Cached get_sector_heatmap over streamable HTTP next to cached POST /heatmap, in the same run.
+
+    The client side is the raw protocol on keep-alive connections (the load generator), so the figure is the
+    server's cost, not the SDK client's (its output-schema check alone costs ~9 ms a call in Python)."""
+    sessions = [mcp_session(port) for _ in range(CONCURRENCY)]  # one session per connection (pinned below)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "get_sector_heatmap", "arguments": {"timeframe": "1M"}},
+    }
+    tool = [build_request(HOST, port, "POST", "/mcp", json.dumps(call).encode(), h) for h in sessions]
+    heat = [build_request(HOST, port, "POST", "/heatmap", b'{"timeframe":"1M"}')]
+    total = LOAD_REQUESTS // (10 if quick else 3)
+    run_load(HOST, port, heat, WARMUP, CONCURRENCY, LOAD_MAX_S)
+    run_load(HOST, port, tool, WARMUP, CONCURRENCY, LOAD_MAX_S, pinned=True)  # the same cache entry as /heatmap
+    rounds = []
+    for _ in range(1 if quick else 3):
+        h = run_load(HOST, port, heat, total, CONCURRENCY, LOAD_MAX_S).summary()
+        m = run_load(HOST, port, tool, total, CONCURRENCY, LOAD_MAX_S, pinned=True).summary()
+        rounds.append(
+            {"heatmap_cached": h, "mcp_cached": m, "ratio": round(m["throughput_rps"] / h["throughput_rps"], 3)}
+        )
+    return {"rounds": rounds, "median_round": sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]}
+
+
+def mcp_stdio_cold_start(store: Path) -> dict:
+    """`sector-heatmap mcp` over stdio: process start to the first tool answer, with the SDK's client."""
+    import asyncio
+
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    async def first_answer() -> float:
+        t0 = time.perf_counter()
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "serving.cli", "mcp", "--source", SOURCE],
+            env={STORE_ENV: str(store), "MLFLOW_DISABLE_TELEMETRY": "true"},
+            cwd=str(ROOT),
+        )
+        with open(os.devnull, "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as s:
+                await s.initialize()
+                r = await s.call_tool("get_sector_heatmap", {"timeframe": "1M"})
+                assert not r.is_error
+                return time.perf_counter() - t0
+
+    return {"first_answer_s": round(asyncio.run(first_answer()), 2)}
+
+
 def uncached(port: int, quick: bool) -> dict:
     dates = session_dates(UNCACHED_DATES // (4 if quick else 1))
     reqs = [build_request(HOST, port, "POST", "/heatmap", json.dumps({"as_of": d}).encode()) for d in dates]
@@ -266,8 +357,8 @@ def our_share(store: Path, n: int = 2000) -> dict:
     return {"hit_path_us": round(per * 1e6, 1), "calls": n}
 
 
-def main_reload_only() -> int:
-    """Only the reload RSS case, on a fresh server (same conditions as in the full run)."""
+def one_case(name: str, case) -> int:
+    """One case on a fresh server with its own tiny champion; `case(store, proc, port, cold_s)` -> figures."""
     figures: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "source": SOURCE}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -276,20 +367,35 @@ def main_reload_only() -> int:
         port = free_port()
         proc, cold = start_server(store, tmp, port)
         try:
-            figures["cold_start_s"] = round(cold, 2)
-            figures["reload_rss"] = reload_rss(proc.pid, port)
+            figures.update(case(store, proc, port, cold))
         finally:
             stop_server(proc)
-    figures["reload_rss_ok"] = figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serve_reload.json").write_text(json.dumps(figures, indent=1))
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))
     return 0
 
 
+def reload_case(store, proc, port, cold) -> dict:
+    """Only the reload RSS case (same conditions as in the full run)."""
+    rss = reload_rss(proc.pid, port)
+    return {
+        "cold_start_s": round(cold, 2),
+        "reload_rss": rss,
+        "reload_rss_ok": rss["max_over_start"] < TARGETS["reload_rss_max_over_start"],
+    }
+
+
+def mcp_case(store, proc, port, cold) -> dict:
+    """Only the MCP cases: streamable HTTP next to POST /heatmap, then the stdio cold start."""
+    return {"mcp_http": mcp_load(port, "--quick" in sys.argv), "mcp_stdio": mcp_stdio_cold_start(store)}
+
+
 def main() -> int:
     if "--reload-only" in sys.argv:
-        return main_reload_only()
+        return one_case("serve_reload", reload_case)
+    if "--mcp-only" in sys.argv:
+        return one_case("serve_mcp", mcp_case)
     quick = "--quick" in sys.argv
     figures: dict = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -312,9 +418,11 @@ def main() -> int:
             figures["load"] = load_rounds(port, quick)
             figures["uncached_heatmap"] = uncached(port, quick)
             figures["png"] = png(port)
+            figures["mcp_http"] = mcp_load(port, quick)
             figures["reload_rss"] = reload_rss(proc.pid, port, RELOADS // (4 if quick else 1))
         finally:
             stop_server(proc)
+        figures["mcp_stdio"] = mcp_stdio_cold_start(store)
         figures["ours_in_process"] = our_share(store)
     m = figures["load"]["median_round"]
     figures["verdict"] = {
@@ -324,6 +432,9 @@ def main() -> int:
         "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
         "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
         "reload_rss_ok": figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"],
+        "mcp_p99_ok": figures["mcp_http"]["median_round"]["mcp_cached"]["p99_ms"] < TARGETS["mcp_p99_ms_max"],
+        "mcp_ratio_ok": figures["mcp_http"]["median_round"]["ratio"] >= TARGETS["mcp_ratio_min"],
+        "mcp_stdio_cold_start_ok": figures["mcp_stdio"]["first_answer_s"] < TARGETS["mcp_stdio_cold_start_s_max"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve.json").write_text(json.dumps(figures, indent=1))

@@ -73,7 +73,9 @@ class HeatmapEngine:
         return tuple(dict.fromkeys(self.cfg.horizon_for_timeframe.values()))
 
     def _universe(self, state: ServingState, name: str | None) -> tuple[str, UniverseState]:
-        return state.resolve(self.cfg.universes[0] if name is None else name)
+        from serving.request import parse_name
+
+        return state.resolve(self.cfg.universes[0] if name is None else parse_name(name, "universe"))
 
     def resolve(self, universe: str | None = None) -> tuple[str, UniverseState]:
         """(configured name, state) of a universe this server loaded; RequestError naming the served ones."""
@@ -178,7 +180,7 @@ class HeatmapEngine:
         return {
             "generation": st.generation,
             "load_seconds": round(st.seconds, 2),
-            "universes": {k: u.summary() for k, u in st.universes.items()},
+            "universes": st.summaries(),  # the ones that could not be loaded too, with why in their notes
         }
 
     # ---- the agent tools ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ pages share the plain helper methods below.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -37,10 +38,12 @@ from features.errors import RequestError, SectorHeatmapError
 from serving.auth import ApiKeyMiddleware, check_api_key
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
+from serving.engine import HeatmapEngine
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
+from serving.mcp_server import build_mcp
 from serving.schemas import HeatmapResponse, MatrixResponse, ModelInfoResponse, PingResponse, ReloadResponse
-from serving.state import ServerSettings, ServingState, StateLoader, UniverseState, abandon_start, log
+from serving.state import ServerSettings, ServingState, StateLoader, abandon_start, log
 
 _DEFAULTS = ServingConfig()
 REQUEST_TIMEOUT_S = 30
@@ -91,11 +94,6 @@ def _json(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _utc_day() -> str:
-    """Part of every cache key: freshness (sessions behind) is judged against today."""
-    return time.strftime("%Y-%m-%d", time.gmtime())
-
-
 @bentoml.service(workers=1, traffic={"timeout": REQUEST_TIMEOUT_S}, logging={"access": {"enabled": False}})
 class SectorHeatmap:
     def __init__(self) -> None:
@@ -114,63 +112,37 @@ class SectorHeatmap:
                 "required" if self.settings.api_key else "not required",
             )
             # a universe that fails is reported and not served; only when none loads does this raise
-            self.state: ServingState = self._loader.load(self.settings)
+            self.engine = HeatmapEngine(self.settings, state=self._loader.load(self.settings))
         except Exception as exc:
             self._loader.shutdown()
             abandon_start(exc)  # under `sector-heatmap serve`: stop the server, never a worker restart loop
             raise
-        self.cache = ResponseCache(self.cfg.cache_entries)
         self._reload_lock = asyncio.Lock()
 
     def __is_ready__(self) -> bool:
         """Ready once at least one universe is served (__init__ fails otherwise); the ones that could not be
         loaded are in status() and requests for them get a 503 naming why."""
-        return self.state is not None and bool(self.state.universes)
+        return bool(self.state.universes)
 
     @bentoml.on_startup
     def _refuse_unusable_api_key(self) -> None:
         """Start-up fails (ConfigError naming SECTOR_HEATMAP_API_KEY) for a key no client could ever send."""
         check_api_key(self.settings.api_key)
 
-    # ---- shared helpers (plain methods: the APIs and the /ui pages both call these) ----------
+    # ---- the engine: state, cache and answers shared with the MCP tools (serving/engine.py) ------
     # A RequestError raised below reaches the API method or page, which answers it as a 400 response: never
     # raised out of an API method, since BentoML logs whatever an API raises at ERROR with its traceback.
-    def _universe(self, state: ServingState, name: str | None) -> tuple[str, UniverseState]:
-        from serving.request import parse_name
+    @property
+    def state(self) -> ServingState:
+        return self.engine.state
 
-        return state.resolve(self.cfg.universes[0] if name is None else parse_name(name, "universe"))
-
-    def _heatmap_request(self, state: ServingState, raw: dict):
-        from serving.request import HeatmapRequest
-
-        req = HeatmapRequest.parse(raw, self.cfg)  # cheap: the shape of each field is checked before parsing
-        name, u = self._universe(state, req.universe)
-        as_of = None if req.as_of is None else req.as_of.date().isoformat()
-        key = (
-            state.generation,
-            name,
-            as_of,
-            req.timeframe,
-            req.metrics,
-            req.market_index,
-            u.model_version,
-            u.data_version,
-            _utc_day(),
-        )
-        return req, u, key
-
-    def _build_heatmap(self, u: UniverseState, req) -> bytes:
-        from serving.heatmap import build_heatmap
-
-        # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return _json(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
+    @property
+    def cache(self) -> ResponseCache:
+        return self.engine.cache
 
     async def heatmap_body(self, raw: dict) -> tuple[bytes, bool, tuple]:
         """(JSON bytes, cache hit, cache key) for a heatmap request mapping."""
-        state = self.state
-        req, u, key = self._heatmap_request(state, raw)
-        body, hit = await self.cache.get_or_compute(("heatmap", *key), lambda: self._build_heatmap(u, req))
-        return body, hit, key
+        return await self.engine.heatmap(raw)
 
     async def heatmap_page(self, raw: dict, kind: str) -> tuple[bytes, bool]:
         """The heatmap drawn as 'html' or 'png', rendered from the (cached) JSON so they never disagree."""
@@ -184,46 +156,13 @@ class SectorHeatmap:
         return await self.cache.get_or_compute((kind, *key), render)
 
     async def matrix_body(self, raw: dict) -> tuple[bytes, bool]:
-        from features.matrix import rotation_matrix
-        from serving.request import HeatmapRequest
-
-        state = self.state
-        req = HeatmapRequest.parse(raw, self.cfg)  # the same field checks as a heatmap request
-        name, u = self._universe(state, req.universe)
-
-        def compute() -> bytes:  # (in a worker thread) as_of before the data starts: a RequestError, as for /heatmap
-            ds = u.dataset
-            m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
-            return _json(
-                {
-                    "universe": ds.universe.name,
-                    "data_source": ds.source.label,
-                    "is_demo": ds.source.synthetic,
-                    **m.to_dict(),
-                }
-            )
-
-        as_of = None if req.as_of is None else req.as_of.date().isoformat()
-        return await self.cache.get_or_compute(("matrix", state.generation, name, as_of, u.data_version), compute)
+        return await self.engine.matrix(raw)
 
     def model_info(self, universe=None) -> dict:
-        from serving.heatmap import model_card
-
-        _, u = self._universe(self.state, universe)
-        return {
-            "universe": u.dataset.universe.name,
-            "model_status": u.model_status,
-            "model": model_card(u.champion),
-            "data_source": u.dataset.source.label,
-        }
+        return self.engine.model_info(universe)
 
     def status(self) -> dict:
-        st = self.state
-        return {
-            "generation": st.generation,
-            "load_seconds": round(st.seconds, 2),
-            "universes": st.summaries(),  # the ones that could not be loaded too, with why in their notes
-        }
+        return self.engine.status()
 
     # ---- the API ---------------------------------------------------------------------------
     @bentoml.api(input_spec=HeatmapParams, output_spec=HeatmapResponse)
@@ -292,9 +231,8 @@ class SectorHeatmap:
                     del new
                     log.warning("reload failed: %s", error)
                     return JSONResponse({"reloaded": False, "error": error, "serving": self.status()}, status_code=503)
-                self.state = new  # the only reference to the old state (requests still holding it finish with it)
-                del new
-                self.cache.clear()
+                self.engine.swap(new)  # the only reference to the old state (requests holding it finish with it)
+                del new  # (swap also drops every cached answer of the old state)
                 body = {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
                 return Response(_json(body), media_type=JSON_TYPE)
             finally:  # the replaced (or rejected) state's memory back to the OS, before the next reload can start
@@ -363,6 +301,36 @@ pages = Starlette(
 )
 # BentoML mounts passively: only these paths go to `pages`; everything else stays BentoML's
 SectorHeatmap = bentoml.asgi_app(pages, path="/", name="pages")(SectorHeatmap)  # type: ignore[misc]
+
+
+# The MCP tools over streamable HTTP at /mcp, answering from this service's engine: the same state, champion
+# and response cache as the JSON API, swapped by /reload. The engine is looked up per call (it exists only
+# once __init__ has run); BentoML enters the app's lifespan, which runs the SDK's session manager.
+class _McpEndpoint:
+    """/mcp: the MCP streamable-HTTP app of the current lifespan. The SDK's session manager runs once per app
+    instance, and the service's lifespan can be entered more than once in a process (tests, a restarted
+    app), so each lifespan builds its own."""
+
+    def __init__(self) -> None:
+        self.app: Starlette | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette):
+        inner = build_mcp(lambda: _service().engine).streamable_http_app(streamable_http_path="/mcp")
+        self.app = inner
+        async with inner.router.lifespan_context(inner):
+            yield
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.app is None:  # only while the service starts
+            await Response(b"starting", status_code=503)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_mcp = _McpEndpoint()
+mcp_app = Starlette(routes=[Route("/mcp", _mcp, methods=["GET", "POST", "DELETE"])], lifespan=_mcp.lifespan)
+SectorHeatmap = bentoml.asgi_app(mcp_app, path="/", name="mcp")(SectorHeatmap)  # type: ignore[misc]
 
 
 def _max_body_bytes() -> int:

@@ -104,19 +104,6 @@ def test_engine_heatmap_is_the_service_path(engine, demo_ds, champion_insignific
     assert hit and again is body and key2 == key
 
 
-def test_engine_key_is_the_services_key(engine, as_of):
-    """The cache key is the one SectorHeatmap._heatmap_request builds (while the service still has its own)."""
-    from serving.service import SectorHeatmap
-
-    inner = getattr(SectorHeatmap, "inner", SectorHeatmap)
-    if not hasattr(inner, "_heatmap_request"):
-        pytest.skip("the service no longer builds its own heatmap key (it delegates to the engine)")
-    service = type("FakeService", (), {"cfg": engine.cfg, "_universe": inner._universe})()
-    raw = {"timeframe": "3M", "as_of": as_of, "benchmark": "SPY"}
-    _, _, key = inner._heatmap_request(service, engine.state, raw)
-    assert engine._heatmap_request(engine.state, raw)[2] == key
-
-
 def test_engine_matrix_model_info_status(engine, demo_ds, as_of):
     from features.matrix import rotation_matrix
 
