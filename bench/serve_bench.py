@@ -54,6 +54,7 @@ TARGETS = {
     "mcp_p99_ms_max": 50.0,  # cached get_sector_heatmap over /mcp, 8 connections
     "mcp_ratio_min": 0.5,  # its throughput over cached POST /heatmap's, same run
     "mcp_stdio_cold_start_s_max": 10.0,
+    "livez_p99_ms_under_attack_max": 50.0,  # GET /livez while 1 MB bad bodies arrive
     "reload_rss_max_over_start": 1.25,  # after any reload: at most this times the fresh server's RSS
 }
 
@@ -317,6 +318,38 @@ def mcp_stdio_cold_start(store: Path) -> dict:
     return {"first_answer_s": round(asyncio.run(first_answer()), 2)}
 
 
+def livez_under_attack(port: int, quick: bool) -> dict:
+    """p99 of GET /livez while another client keeps sending 1 MB bad bodies (a megabyte as_of) to /heatmap,
+    next to /livez alone in the same run: the bad bodies must be refused without stalling the server."""
+    import threading
+
+    bad = json.dumps({"as_of": "2" * 1_000_000}).encode()
+    attack = build_request(HOST, port, "POST", "/heatmap", bad)
+    livez = [build_request(HOST, port, "GET", "/livez")]
+    total = LOAD_REQUESTS // (10 if quick else 3)
+    quiet = run_load(HOST, port, livez, total, 1, LOAD_MAX_S).summary()
+    stop, sent = threading.Event(), {"requests": 0, "refused": 0, "failed": 0}
+
+    def hammer() -> None:
+        while not stop.is_set():  # one request per connection: a refused body may not be read to its end
+            try:
+                r = run_load(HOST, port, [attack], 1, 1, LOAD_MAX_S)
+                sent["requests"] += r.requests
+                sent["refused"] += r.errors  # non-2xx: what every bad body must get
+            except OSError:
+                sent["failed"] += 1
+
+    t = threading.Thread(target=hammer, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.2)
+        loaded = run_load(HOST, port, livez, total, 1, LOAD_MAX_S).summary()
+    finally:
+        stop.set()
+        t.join(30)
+    return {"livez_alone": quiet, "livez_with_bad_bodies": loaded, "bad_bodies": sent}
+
+
 def uncached(port: int, quick: bool) -> dict:
     dates = session_dates(UNCACHED_DATES // (4 if quick else 1))
     reqs = [build_request(HOST, port, "POST", "/heatmap", json.dumps({"as_of": d}).encode()) for d in dates]
@@ -386,6 +419,11 @@ def reload_case(store, proc, port, cold) -> dict:
     }
 
 
+def attack_case(store, proc, port, cold) -> dict:
+    """Only /livez while 1 MB bad bodies arrive."""
+    return {"livez_under_attack": livez_under_attack(port, "--quick" in sys.argv)}
+
+
 def mcp_case(store, proc, port, cold) -> dict:
     """Only the MCP cases: streamable HTTP next to POST /heatmap, then the stdio cold start."""
     return {"mcp_http": mcp_load(port, "--quick" in sys.argv), "mcp_stdio": mcp_stdio_cold_start(store)}
@@ -394,6 +432,8 @@ def mcp_case(store, proc, port, cold) -> dict:
 def main() -> int:
     if "--reload-only" in sys.argv:
         return one_case("serve_reload", reload_case)
+    if "--attack-only" in sys.argv:
+        return one_case("serve_attack", attack_case)
     if "--mcp-only" in sys.argv:
         return one_case("serve_mcp", mcp_case)
     quick = "--quick" in sys.argv
@@ -419,6 +459,7 @@ def main() -> int:
             figures["uncached_heatmap"] = uncached(port, quick)
             figures["png"] = png(port)
             figures["mcp_http"] = mcp_load(port, quick)
+            figures["livez_under_attack"] = livez_under_attack(port, quick)
             figures["reload_rss"] = reload_rss(proc.pid, port, RELOADS // (4 if quick else 1))
         finally:
             stop_server(proc)
@@ -432,6 +473,8 @@ def main() -> int:
         "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
         "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
         "reload_rss_ok": figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"],
+        "livez_under_attack_ok": figures["livez_under_attack"]["livez_with_bad_bodies"]["p99_ms"]
+        < TARGETS["livez_p99_ms_under_attack_max"],
         "mcp_p99_ok": figures["mcp_http"]["median_round"]["mcp_cached"]["p99_ms"] < TARGETS["mcp_p99_ms_max"],
         "mcp_ratio_ok": figures["mcp_http"]["median_round"]["ratio"] >= TARGETS["mcp_ratio_min"],
         "mcp_stdio_cold_start_ok": figures["mcp_stdio"]["first_answer_s"] < TARGETS["mcp_stdio_cold_start_s_max"],
