@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import build_request, run_load  # noqa: E402
 
 from serving.auth import API_KEY_ENV  # noqa: E402
-from serving.state import SOURCE_ENV, STORE_ENV  # noqa: E402
+from serving.state import SOURCE_ENV  # noqa: E402
+from training.config import STORE_ENV  # noqa: E402
 
 SOURCE = "demo"  # the embedded demo market, 20 years: what a fresh clone serves without network
 HOST = "127.0.0.1"
@@ -390,9 +391,11 @@ def our_share(store: Path, n: int = 2000) -> dict:
     return {"hit_path_us": round(per * 1e6, 1), "calls": n}
 
 
-def one_case(name: str, case) -> int:
-    """One case on a fresh server with its own tiny champion; `case(store, proc, port, cold_s)` -> figures."""
+def one_case(name: str, case, after=None, header: dict | None = None, finish=None) -> int:
+    """Cases on a fresh server with its own tiny champion: `case(store, proc, port, cold_s)` while it runs,
+    `after(store)` once it has stopped, `finish(figures)` last; written to bench/results/<name>.json."""
     figures: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "source": SOURCE}
+    figures.update(header or {})
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         store = tmp / "store"
@@ -403,6 +406,8 @@ def one_case(name: str, case) -> int:
             figures.update(case(store, proc, port, cold))
         finally:
             stop_server(proc)
+        figures.update(after(store) if after else {})
+    figures.update(finish(figures) if finish else {})
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))
@@ -425,8 +430,50 @@ def attack_case(store, proc, port, cold) -> dict:
 
 
 def mcp_case(store, proc, port, cold) -> dict:
-    """Only the MCP cases: streamable HTTP next to POST /heatmap, then the stdio cold start."""
-    return {"mcp_http": mcp_load(port, "--quick" in sys.argv), "mcp_stdio": mcp_stdio_cold_start(store)}
+    """Only the MCP case over streamable HTTP (next to POST /heatmap); the stdio cold start follows."""
+    return {"mcp_http": mcp_load(port, "--quick" in sys.argv)}
+
+
+def stdio_after(store) -> dict:
+    return {"mcp_stdio": mcp_stdio_cold_start(store)}
+
+
+def full_case(store, proc, port, cold) -> dict:
+    quick = "--quick" in sys.argv
+    _, body, _ = get(f"http://{HOST}:{port}/model")
+    return {
+        "cold_start_s": round(cold, 2),
+        "model_status": json.loads(body)["model_status"],
+        "load": load_rounds(port, quick),
+        "uncached_heatmap": uncached(port, quick),
+        "png": png(port),
+        "mcp_http": mcp_load(port, quick),
+        "livez_under_attack": livez_under_attack(port, quick),
+        "reload_rss": reload_rss(proc.pid, port, RELOADS // (4 if quick else 1)),
+    }
+
+
+def full_after(store) -> dict:
+    return {**stdio_after(store), "ours_in_process": our_share(store)}
+
+
+def verdict(figures: dict) -> dict:
+    m = figures["load"]["median_round"]
+    return {
+        "verdict": {
+            "ratio_cached_heatmap_to_ping": m["ratio"],
+            "ratio_ok": m["ratio"] >= TARGETS["ratio_min"],
+            "cached_p99_ok": m["heatmap_cached"]["p99_ms"] < TARGETS["cached_p99_ms_max"],
+            "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
+            "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
+            "reload_rss_ok": figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"],
+            "livez_under_attack_ok": figures["livez_under_attack"]["livez_with_bad_bodies"]["p99_ms"]
+            < TARGETS["livez_p99_ms_under_attack_max"],
+            "mcp_p99_ok": figures["mcp_http"]["median_round"]["mcp_cached"]["p99_ms"] < TARGETS["mcp_p99_ms_max"],
+            "mcp_ratio_ok": figures["mcp_http"]["median_round"]["ratio"] >= TARGETS["mcp_ratio_min"],
+            "mcp_stdio_cold_start_ok": figures["mcp_stdio"]["first_answer_s"] < TARGETS["mcp_stdio_cold_start_s_max"],
+        }
+    }
 
 
 def main() -> int:
@@ -435,54 +482,9 @@ def main() -> int:
     if "--attack-only" in sys.argv:
         return one_case("serve_attack", attack_case)
     if "--mcp-only" in sys.argv:
-        return one_case("serve_mcp", mcp_case)
-    quick = "--quick" in sys.argv
-    figures: dict = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpus": os.cpu_count(),
-        "source": SOURCE,
-        "concurrency": CONCURRENCY,
-        "targets": TARGETS,
-        "quick": quick,
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        store = tmp / "store"
-        figures["model"] = train_store(store)
-        port = free_port()
-        proc, cold = start_server(store, tmp, port)
-        try:
-            figures["cold_start_s"] = round(cold, 2)
-            status, body, _ = get(f"http://{HOST}:{port}/model")
-            figures["model_status"] = json.loads(body)["model_status"]
-            figures["load"] = load_rounds(port, quick)
-            figures["uncached_heatmap"] = uncached(port, quick)
-            figures["png"] = png(port)
-            figures["mcp_http"] = mcp_load(port, quick)
-            figures["livez_under_attack"] = livez_under_attack(port, quick)
-            figures["reload_rss"] = reload_rss(proc.pid, port, RELOADS // (4 if quick else 1))
-        finally:
-            stop_server(proc)
-        figures["mcp_stdio"] = mcp_stdio_cold_start(store)
-        figures["ours_in_process"] = our_share(store)
-    m = figures["load"]["median_round"]
-    figures["verdict"] = {
-        "ratio_cached_heatmap_to_ping": m["ratio"],
-        "ratio_ok": m["ratio"] >= TARGETS["ratio_min"],
-        "cached_p99_ok": m["heatmap_cached"]["p99_ms"] < TARGETS["cached_p99_ms_max"],
-        "uncached_ok": figures["uncached_heatmap"]["max_ms"] < TARGETS["uncached_ms_max"],
-        "cold_start_ok": figures["cold_start_s"] < TARGETS["cold_start_s_max"],
-        "reload_rss_ok": figures["reload_rss"]["max_over_start"] < TARGETS["reload_rss_max_over_start"],
-        "livez_under_attack_ok": figures["livez_under_attack"]["livez_with_bad_bodies"]["p99_ms"]
-        < TARGETS["livez_p99_ms_under_attack_max"],
-        "mcp_p99_ok": figures["mcp_http"]["median_round"]["mcp_cached"]["p99_ms"] < TARGETS["mcp_p99_ms_max"],
-        "mcp_ratio_ok": figures["mcp_http"]["median_round"]["ratio"] >= TARGETS["mcp_ratio_min"],
-        "mcp_stdio_cold_start_ok": figures["mcp_stdio"]["first_answer_s"] < TARGETS["mcp_stdio_cold_start_s_max"],
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serve.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
-    return 0
+        return one_case("serve_mcp", mcp_case, stdio_after)
+    header = {"concurrency": CONCURRENCY, "targets": TARGETS, "quick": "--quick" in sys.argv}
+    return one_case("serve", full_case, full_after, header, verdict)
 
 
 if __name__ == "__main__":

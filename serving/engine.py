@@ -26,30 +26,20 @@ from collections.abc import Callable, Hashable, Sequence
 from features.errors import RequestError
 from serving.cache import ResponseCache
 from serving.http_errors import EXCERPT_CHARS, excerpt
-from serving.request import HeatmapRequest
+from serving.request import HeatmapRequest, parse_names
 from serving.state import ServerSettings, ServingState, UniverseState, load_state
 
 TOP_SECTORS = 3  # sectors named in the readable summaries
 
 
-def _json(obj) -> bytes:
+def json_bytes(obj) -> bytes:
+    """Compact UTF-8 JSON: the bytes every cached answer is stored and served as."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def utc_day() -> str:
     """Part of every cache key whose answer judges freshness (sessions behind) against today."""
     return time.strftime("%Y-%m-%d", time.gmtime())
-
-
-def _names(value, name: str) -> tuple[str, ...] | None:
-    """An optional list of names (or one comma-separated string), as a hashable tuple; None when absent."""
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-        raise RequestError(f"{name}: expected a list of names, got {excerpt(value)}")
-    out = tuple(dict.fromkeys(v.strip() for v in items if v.strip()))
-    return out or None
 
 
 class HeatmapEngine:
@@ -90,7 +80,7 @@ class HeatmapEngine:
 
     async def _cached_json(self, key: Hashable, compute: Callable[[], object]) -> dict:
         """`compute()` (in a worker thread) stored as finished JSON bytes; a fresh dict per call."""
-        body, _ = await self.cache.get_or_compute(key, lambda: _json(compute()))
+        body, _ = await self.cache.get_or_compute(key, lambda: json_bytes(compute()))
         return json.loads(body)
 
     # ---- the heatmap (the same path as SectorHeatmap.heatmap_body) ----------------------------
@@ -115,7 +105,7 @@ class HeatmapEngine:
         from serving.heatmap import build_heatmap
 
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return _json(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
+        return json_bytes(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
@@ -138,7 +128,7 @@ class HeatmapEngine:
             resp = json.loads(body)
             return {**resp, "market_overview": overview_sentences(resp, overview), "skill": skill_words(resp)}
 
-        out, extra_hit = await self.cache.get_or_compute(("agent_heatmap", *key), lambda: _json(compute()))
+        out, extra_hit = await self.cache.get_or_compute(("agent_heatmap", *key), lambda: json_bytes(compute()))
         return json.loads(out), hit and extra_hit
 
     async def matrix(self, raw: dict | None) -> tuple[bytes, bool]:
@@ -152,7 +142,7 @@ class HeatmapEngine:
         def compute() -> bytes:  # (in a worker thread) as_of before the data starts: a RequestError, as for /heatmap
             ds = u.dataset
             m = rotation_matrix(ds.panels, ds.universe, req.as_of, ds.config)
-            return _json(
+            return json_bytes(
                 {
                     "universe": ds.universe.name,
                     "data_source": ds.source.label,
@@ -246,7 +236,7 @@ class HeatmapEngine:
         from features.overview import macro_indicators
 
         state = self.state
-        names = _names(indicators, "indicators")
+        names = parse_names(indicators, "indicators")
         req, name, u, day = self._request(state, universe, as_of)
         key = ("macro", state.generation, name, day, names, u.data_version)
         return await self._cached_json(key, lambda: macro_indicators(u.dataset, names, req.as_of))
@@ -300,7 +290,7 @@ class HeatmapEngine:
         def compute() -> dict:
             return forecast_from_heatmap(json.loads(body), horizon)
 
-        out, _ = await self.cache.get_or_compute(("forecast", *key, horizon), lambda: _json(compute()))
+        out, _ = await self.cache.get_or_compute(("forecast", *key, horizon), lambda: json_bytes(compute()))
         return json.loads(out)
 
 

@@ -25,12 +25,12 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def mcp_settings(args, environ: Mapping[str, str] | None = None):
     """ServerSettings from the options, falling back to the environment `serve` reads (no API key: stdio
     is a private pipe to the one client that started the process)."""
-    from serving.state import CONFIG_ENV, DEFAULT_SOURCE, SOURCE_ENV, STORE_ENV, ServerSettings
+    from serving.state import CONFIG_ENV, DEFAULT_SOURCE, SOURCE_ENV, ServerSettings
 
     env = os.environ if environ is None else environ
     config = config_file(args) if getattr(args, "config", None) else ConfigFile.read(env.get(CONFIG_ENV) or None)
     source = args.source or env.get(SOURCE_ENV) or DEFAULT_SOURCE
-    return ServerSettings.from_file(config, source, env.get(STORE_ENV) or None)
+    return ServerSettings.from_file(config, source, environ=env)
 
 
 @contextlib.contextmanager

@@ -11,13 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from serving.schemas import Freshness, HeatmapResponse, Leadership, Matrix, ModelCard, PredictedCell
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from serving.schemas import Freshness, HeatmapResponse, Leadership, Matrix, ModelCard, PredictedCell, StrictBody
 
 
 # ---- get_sector_heatmap -------------------------------------------------------------------------
@@ -35,12 +31,12 @@ class SectorHeatmapResult(HeatmapResponse):
 
 
 # ---- get_market_overview ------------------------------------------------------------------------
-class Breadth(_Body):
+class Breadth(StrictBody):
     beat_benchmark: int = Field(description="sectors whose return beat the benchmark's over the window")
     sectors: int = Field(description="sectors with data over the window")
 
 
-class VolatilityRegime(_Body):
+class VolatilityRegime(StrictBody):
     vix: float | None = Field(description="VIX level on `date`")
     percentile_1y: float | None = Field(description="share of the last year's VIX closes at or below this level (0-1)")
     regime: Literal["low", "normal", "high"] = Field(description="terciles of percentile_1y (a heuristic)")
@@ -48,7 +44,7 @@ class VolatilityRegime(_Body):
     rule: str = Field(description="how the regime is read")
 
 
-class MarketOverviewResult(_Body):
+class MarketOverviewResult(StrictBody):
     """The market in numbers an agent reads first."""
 
     universe: str = Field(description="universe name")
@@ -66,7 +62,7 @@ class MarketOverviewResult(_Body):
 
 
 # ---- get_macro_indicators -----------------------------------------------------------------------
-class MacroIndicator(_Body):
+class MacroIndicator(StrictBody):
     name: str = Field(description="indicator name (what `indicators` accepts)")
     label: str = Field(description="what it is")
     value: float | None = Field(description="latest value on or before as_of; null when the series is empty")
@@ -77,14 +73,14 @@ class MacroIndicator(_Body):
     change_unit: Literal["points", "%"] = Field(description="points: difference; %: percent change")
 
 
-class MacroIndicatorsResult(_Body):
+class MacroIndicatorsResult(StrictBody):
     as_of: date = Field(description="session described")
     data_source: str = Field(description="the data actually used")
     indicators: list[MacroIndicator] = Field(description="one entry per indicator, in the order asked")
 
 
 # ---- get_sector_rotation ------------------------------------------------------------------------
-class RotationPoint(_Body):
+class RotationPoint(StrictBody):
     sector: str = Field(description="sector name")
     ticker: str = Field(description="sector ticker (key)")
     rs_ratio: float | None = Field(description="RS-ratio: 100 + 10 x trailing z-score of relative strength")
@@ -104,14 +100,14 @@ class SectorRotationResult(Matrix):
 
 
 # ---- get_sector_forecast ------------------------------------------------------------------------
-class ForecastRow(_Body):
+class ForecastRow(StrictBody):
     name: str = Field(description="sector name")
     ticker: str = Field(description="sector ticker (key)")
     cohort: str | None = Field(description="business-cycle cohort, null if none")
     predicted: dict[str, PredictedCell] = Field(description="horizon -> forecast; empty without predictions")
 
 
-class SectorForecastResult(_Body):
+class SectorForecastResult(StrictBody):
     """The predicted columns of the heatmap, per horizon, with the model card and what its skill means."""
 
     universe: str = Field(description="universe name")
@@ -131,12 +127,12 @@ class SectorForecastResult(_Body):
 
 
 # ---- get_stock_analysis -------------------------------------------------------------------------
-class SectorRef(_Body):
+class SectorRef(StrictBody):
     ticker: str = Field(description="sector ticker (key)")
     name: str = Field(description="sector name")
 
 
-class Standing(_Body):
+class Standing(StrictBody):
     window: str = Field(description="window of the ranking")
     rank: int = Field(description="1 = best relative return over the window")
     of: int = Field(description="how many are ranked")
@@ -144,7 +140,7 @@ class Standing(_Body):
     vs_sector_pp: float | None = Field(description="return minus its sector's over the window, pp (members only)")
 
 
-class StockAnalysisResult(_Body):
+class StockAnalysisResult(StrictBody):
     ticker: str = Field(description="the ticker analysed")
     kind: Literal["benchmark", "sector", "member", "context", "other"] = Field(description="its role in the universe")
     universe: str = Field(description="universe name")
@@ -163,14 +159,14 @@ class StockAnalysisResult(_Body):
 
 
 # ---- list_universes -----------------------------------------------------------------------------
-class SectorInfo(_Body):
+class SectorInfo(StrictBody):
     ticker: str = Field(description="sector ticker (key)")
     name: str = Field(description="sector name")
     cohort: str | None = Field(description="business-cycle cohort, null if none")
     members: int = Field(description="constituents aggregated into the sector (0: one ETF)")
 
 
-class UniverseInfo(_Body):
+class UniverseInfo(StrictBody):
     name: str = Field(description="the name the tools' `universe` argument takes")
     universe: str = Field(description="the universe's own name")
     description: str = Field(description="what it is")
@@ -186,6 +182,6 @@ class UniverseInfo(_Body):
     tickers: list[str] = Field(description="what get_stock_analysis can analyse")
 
 
-class UniversesResult(_Body):
+class UniversesResult(StrictBody):
     default: str = Field(description="the universe used when a tool's `universe` is left out")
     universes: list[UniverseInfo]

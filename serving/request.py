@@ -92,16 +92,21 @@ def parse_name(v, name: str) -> str:
     return v.strip()
 
 
-def _metrics(v) -> tuple[str, ...]:
+def parse_names(v, name: str) -> tuple[str, ...] | None:
+    """An optional list of names (or one comma-separated string), deduplicated in order; None when absent."""
     if v is None:
-        return ()
+        return None
     items = v.split(",") if isinstance(v, str) else v
     if not isinstance(items, (list, tuple)) or not all(isinstance(m, str) for m in items):
-        raise RequestError(f"metrics: expected a list of metric names, got {excerpt(v)}")
+        raise RequestError(f"{name}: expected a list of names, got {excerpt(v)}")
     out = tuple(dict.fromkeys(m.strip() for m in items if m.strip()))
     if not out:
-        raise RequestError("metrics: empty list; leave it out for all metrics")
+        raise RequestError(f"{name}: empty list; leave it out for all")
     return out
+
+
+def _metrics(v) -> tuple[str, ...]:
+    return parse_names(v, "metrics") or ()
 
 
 def parse_date(v, name: str = "as_of") -> pd.Timestamp | None:

@@ -25,12 +25,14 @@ TINT_HELP = "bull / bear by the sign of the displayed spread, neutral below the 
 NULLABLE: dict = {"nullable": True}  # as json_schema_extra
 
 
-class _Body(BaseModel):
+class StrictBody(BaseModel):
+    """A response body: an unknown key is an error, so a key added to an answer but not here fails the tests."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 # ---- shared pieces ------------------------------------------------------------------------------
-class Leadership(_Body):
+class Leadership(StrictBody):
     leader: str = Field(
         description="the leading cohort (e.g. early_cycle, late_cycle, defensive) or 'mixed'; "
         "a heuristic, see leadership_rule"
@@ -40,7 +42,7 @@ class Leadership(_Body):
     )
 
 
-class HorizonSkill(_Body):
+class HorizonSkill(StrictBody):
     """Out-of-sample skill of one forecast horizon (walk-forward test); intervals matter, not point estimates."""
 
     rank_ic_mean: float | None = Field(
@@ -65,7 +67,7 @@ class HorizonSkill(_Body):
     )
 
 
-class ModelCard(_Body):
+class ModelCard(StrictBody):
     """The champion model: identity, training window and out-of-sample skill per horizon."""
 
     name: str | None = Field(description="registered model name (null only for a champion without a registry card)")
@@ -79,7 +81,7 @@ class ModelCard(_Body):
     skill: dict[str, HorizonSkill] = Field(description="horizon -> out-of-sample skill")
 
 
-class Freshness(_Body):
+class Freshness(StrictBody):
     data_through: date = Field(description="last session in the data")
     expected_session: date = Field(
         description="last session that should be in the data by now (today's close excluded)"
@@ -90,7 +92,7 @@ class Freshness(_Body):
 
 
 # ---- POST /heatmap ------------------------------------------------------------------------------
-class DescriptiveCells(_Body):
+class DescriptiveCells(StrictBody):
     """What happened (not a forecast); each group is present only when its metric was requested."""
 
     rel_return_pp: dict[str, float | None] | None = Field(
@@ -118,7 +120,7 @@ class DescriptiveCells(_Body):
     )
 
 
-class PredictedCell(_Body):
+class PredictedCell(StrictBody):
     """The champion's forecast for one horizon: relative to the benchmark, not absolute."""
 
     expected_rel_return_pp: float | None = Field(
@@ -134,7 +136,7 @@ class PredictedCell(_Body):
     tint: Tint = Field(description=f"tint of expected_rel_return_pp: {TINT_HELP}")
 
 
-class SectorRow(_Body):
+class SectorRow(StrictBody):
     name: str = Field(description="sector name")
     ticker: str = Field(description="sector ETF ticker (the sector key)")
     cohort: str | None = Field(description="business-cycle cohort (early_cycle, late_cycle, defensive), null if none")
@@ -155,7 +157,7 @@ class SectorRow(_Body):
     color: str = Field(description="hex colour of health_score on color_scale (grey when null)", examples=["#7bb769"])
 
 
-class ColumnInfo(_Body):
+class ColumnInfo(StrictBody):
     """How to show one descriptive column: where its values are in SectorRow.descriptive and what they mean."""
 
     key: str = Field(
@@ -169,19 +171,19 @@ class ColumnInfo(_Body):
     description: str = Field(description="what the column measures")
 
 
-class PredictedColumn(_Body):
+class PredictedColumn(StrictBody):
     horizon: str = Field(description="forecast horizon, key of SectorRow.predicted")
     sessions: int = Field(description="sessions ahead")
     label: str = Field(description="column title")
     skill: str = Field(description="the model's out-of-sample skill at this horizon, in plain words")
 
 
-class Columns(_Body):
+class Columns(StrictBody):
     descriptive: list[ColumnInfo] = Field(description="descriptive columns in display order")
     predicted: list[PredictedColumn] = Field(description="predicted columns; empty without predictions")
 
 
-class HealthBlock(_Body):
+class HealthBlock(StrictBody):
     """Everything needed to recompute a health score from the response."""
 
     formula: str = Field(description="the health score formula in words")
@@ -197,7 +199,7 @@ class HealthBlock(_Body):
     color_scale: list[tuple[float, str]] = Field(description="[score, hex colour] stops of the colour scale")
 
 
-class HeatmapResponse(_Body):
+class HeatmapResponse(StrictBody):
     """POST /heatmap: per sector, descriptive and predicted columns, health score and colour."""
 
     schema_version: str = Field(description="version of this response shape", examples=["1.0"])
@@ -232,14 +234,14 @@ class HeatmapResponse(_Body):
 
 
 # ---- POST /matrix -------------------------------------------------------------------------------
-class MatrixRow(_Body):
+class MatrixRow(StrictBody):
     sector: str = Field(description="sector name")
     ticker: str = Field(description="sector ETF ticker")
     spread_pp: dict[str, float | None] = Field(description="window -> sector minus benchmark total return, pp")
     tint: dict[str, Tint] = Field(description=f"window -> tint of spread_pp: {TINT_HELP}")
 
 
-class Matrix(_Body):
+class Matrix(StrictBody):
     """The rotation matrix as `sector-heatmap matrix --format json` prints it (the CLI has no universe/is_demo)."""
 
     data_source: str = Field(description="the data actually used (fallbacks included)")
@@ -262,7 +264,7 @@ class MatrixResponse(Matrix):
 
 
 # ---- POST /model, GET /model --------------------------------------------------------------------
-class ModelInfoResponse(_Body):
+class ModelInfoResponse(StrictBody):
     universe: str = Field(description="universe name")
     model_status: str = Field(description="'ok' or why there is no model")
     model: ModelCard | None = Field(description="the champion's card; null without a model", json_schema_extra=NULLABLE)
@@ -270,7 +272,7 @@ class ModelInfoResponse(_Body):
 
 
 # ---- POST /reload -------------------------------------------------------------------------------
-class UniverseSummary(_Body):
+class UniverseSummary(StrictBody):
     universe: str = Field(description="universe name")
     data_source: str = Field(description="the data actually used (fallbacks included)")
     is_demo: bool = Field(description="true for the synthetic demo market")
@@ -280,13 +282,13 @@ class UniverseSummary(_Body):
     model_version: str | None = Field(description="registered version of the champion; null without one")
 
 
-class ServiceStatus(_Body):
+class ServiceStatus(StrictBody):
     generation: int = Field(description="load generation, bumped by every (re)load")
     load_seconds: float = Field(description="seconds the last load took")
     universes: dict[str, UniverseSummary] = Field(description="configured universe name -> what is loaded")
 
 
-class ReloadResponse(_Body):
+class ReloadResponse(StrictBody):
     """POST /reload, 200: the new state is serving (the response cache was cleared)."""
 
     reloaded: Literal[True] = Field(description="always true here (a failed reload is a 503 ReloadFailure)")
@@ -296,7 +298,7 @@ class ReloadResponse(_Body):
     universes: dict[str, UniverseSummary] = Field(description="configured universe name -> what is loaded")
 
 
-class ReloadFailure(_Body):
+class ReloadFailure(StrictBody):
     """POST /reload, 503: loading failed; the old state keeps serving."""
 
     reloaded: Literal[False] = Field(description="always false here")
@@ -305,12 +307,12 @@ class ReloadFailure(_Body):
 
 
 # ---- POST /ping ---------------------------------------------------------------------------------
-class PingResponse(_Body):
+class PingResponse(StrictBody):
     ok: Literal[True] = Field(description="always true")
 
 
 # ---- every error (4xx and 5xx) of every endpoint ----------------------------------------------------
-class ErrorDetail(_Body):
+class ErrorDetail(StrictBody):
     code: str = Field(
         description="kind of error, one per HTTP status: bad_request (400), unauthorized (401), forbidden (403), "
         "not_found (404), method_not_allowed (405), payload_too_large (413), unsupported_media_type (415), "
@@ -329,7 +331,7 @@ class ErrorDetail(_Body):
     )
 
 
-class ErrorResponse(_Body):
+class ErrorResponse(StrictBody):
     """The body of every 4xx and 5xx answer, on every endpoint and route (a failed /reload is a ReloadFailure)."""
 
     error: ErrorDetail

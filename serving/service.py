@@ -38,7 +38,7 @@ from features.errors import RequestError, SectorHeatmapError
 from serving.auth import ApiKeyMiddleware, check_api_key
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
-from serving.engine import HeatmapEngine
+from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
 from serving.mcp_server import build_mcp
@@ -88,10 +88,6 @@ class ModelParams(BaseModel):
 
 class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @bentoml.service(workers=1, traffic={"timeout": REQUEST_TIMEOUT_S}, logging={"access": {"enabled": False}})
@@ -198,7 +194,7 @@ class SectorHeatmap:
     async def model(self, universe=None) -> Response:
         """The champion's model card (version, training window, out-of-sample skill), or why there is none."""
         try:
-            return Response(_json(self.model_info(universe)), media_type=JSON_TYPE)
+            return Response(json_bytes(self.model_info(universe)), media_type=JSON_TYPE)
         except RequestError as exc:
             return request_error_response(exc)
 
@@ -234,7 +230,7 @@ class SectorHeatmap:
                 self.engine.swap(new)  # the only reference to the old state (requests holding it finish with it)
                 del new  # (swap also drops every cached answer of the old state)
                 body = {"reloaded": True, "seconds": round(time.perf_counter() - t0, 2), **self.status()}
-                return Response(_json(body), media_type=JSON_TYPE)
+                return Response(json_bytes(body), media_type=JSON_TYPE)
             finally:  # the replaced (or rejected) state's memory back to the OS, before the next reload can start
                 await self._loader.release()
 
@@ -257,7 +253,7 @@ async def get_model(request: Request) -> Response:
         unknown = sorted(set(request.query_params) - {"universe"})
         if unknown:  # as POST /model refuses an unknown field
             raise RequestError(f"{field_name(unknown[0])}: unknown parameter; expected universe")
-        return Response(_json(_service().model_info(request.query_params.get("universe"))), media_type=JSON_TYPE)
+        return Response(json_bytes(_service().model_info(request.query_params.get("universe"))), media_type=JSON_TYPE)
     except RequestError as exc:
         return request_error_response(exc)
 
@@ -283,7 +279,7 @@ heatmap_png_page = _page("png", "image/png")
 def _openapi_json() -> bytes:
     from serving.openapi import openapi_document
 
-    return _json(openapi_document(SectorHeatmap.openapi_spec.asdict()))  # type: ignore[attr-defined]
+    return json_bytes(openapi_document(SectorHeatmap.openapi_spec.asdict()))  # type: ignore[attr-defined]
 
 
 async def openapi_json(request: Request) -> Response:

@@ -46,7 +46,6 @@ from training.config import TrainConfig
 
 CONFIG_ENV = "SECTOR_HEATMAP_CONFIG"
 SOURCE_ENV = "SECTOR_HEATMAP_SOURCE"
-STORE_ENV = "SECTOR_HEATMAP_STORE"
 SERVE_PID_ENV = "SECTOR_HEATMAP_SERVE_PID"
 DEFAULT_SOURCE = "auto"
 LOCAL_SOURCES = ("csv", "demo")  # kinds `sector-heatmap serve` loads in full before it starts the server
@@ -76,9 +75,11 @@ class ServerSettings:
         source: str | DataSource = DEFAULT_SOURCE,
         store_dir: str | None = None,
         api_key: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> ServerSettings:
+        """`store_dir` overrides the store that TrainConfig takes from the YAML and STORE_ENV (in `environ`)."""
         fcfg = FeatureConfig.from_mapping(config.section("features"))
-        tcfg = TrainConfig.from_mapping(config.section("training"))
+        tcfg = TrainConfig.from_mapping(config.section("training"), environ)
         check_api_key(api_key)  # a key no client could send is a settings error, found with the others
         if store_dir:
             tcfg = replace(tcfg, store_dir=store_dir)
@@ -96,8 +97,8 @@ class ServerSettings:
         return cls.from_file(
             ConfigFile.read(env.get(CONFIG_ENV) or None),
             env.get(SOURCE_ENV) or DEFAULT_SOURCE,
-            env.get(STORE_ENV) or None,
-            env.get(API_KEY_ENV) or None,
+            api_key=env.get(API_KEY_ENV) or None,
+            environ=env,
         )
 
 

@@ -74,7 +74,8 @@ def open_client(service_app):
     from starlette.testclient import TestClient
 
     from serving.auth import API_KEY_ENV
-    from serving.state import CONFIG_ENV, SOURCE_ENV, STORE_ENV
+    from serving.state import CONFIG_ENV, SOURCE_ENV
+    from training.config import STORE_ENV
 
     @contextmanager
     def open_(store, api_key: str | None = None, source: str = DEMO_SOURCE, config=None):

@@ -147,7 +147,8 @@ class LiveServer:
         import os
 
         from serving.auth import API_KEY_ENV
-        from serving.state import SOURCE_ENV, STORE_ENV
+        from serving.state import SOURCE_ENV
+        from training.config import STORE_ENV
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

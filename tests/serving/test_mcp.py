@@ -32,7 +32,8 @@ from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, utc_day
 from serving.heatmap import build_heatmap
 from serving.request import HeatmapRequest
-from serving.state import STORE_ENV, ServerSettings, ServingState, UniverseState
+from serving.state import ServerSettings, ServingState, UniverseState
+from training.config import STORE_ENV
 
 TOOLS = {
     "get_sector_heatmap",

@@ -37,13 +37,13 @@ from serving.state import (
     SERVE_PID_ENV,
     SOURCE_ENV,
     STARTUP_FAILURE_EXIT,
-    STORE_ENV,
     ServerSettings,
     UniverseUnavailable,
     abandon_start,
     check_start,
     load_state,
 )
+from training.config import STORE_ENV
 
 GARBAGE = "garbage\nnonsense,,,\n!!!\n"
 EXIT_WITHIN_S = 30
