@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from features.news.config import NewsConfig
 from features.sources.demo import DemoKnobs
 from features.validation import ValidationConfig
 
@@ -38,6 +39,7 @@ class FeatureConfig:
     download_deadline_s: float = 60.0
     demo: DemoKnobs = field(default_factory=DemoKnobs)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    news: NewsConfig = field(default_factory=NewsConfig)  # headlines and their sentiment (features/news)
 
     @classmethod
     def from_mapping(cls, raw: dict | None) -> FeatureConfig:
@@ -52,6 +54,10 @@ class FeatureConfig:
                 for k in ("split_ratios", "split_exempt_prefixes", "split_exempt_suffixes")
             }
             return settings_from_mapping(ValidationConfig, v, "features.validation", tuples)
+
+        def news(v) -> NewsConfig:
+            holdings = lambda h: {u: {k: tuple(t) for k, t in (m or {}).items()} for u, m in (h or {}).items()}  # noqa: E731
+            return settings_from_mapping(NewsConfig, v, "features.news", {"holdings": holdings})
 
         return settings_from_mapping(
             cls,
@@ -70,5 +76,6 @@ class FeatureConfig:
                 },
                 "demo": lambda v: settings_from_mapping(DemoKnobs, v, "features.demo"),
                 "validation": validation,
+                "news": news,
             },
         )

@@ -45,7 +45,7 @@ favourable favorable benefit benefits benefited benefiting opportunity opportuni
 efficient efficiency rebound rebounded recovery recovered bullish breakthrough approval approved
 agreement partnership contract order orders deal signed launch launched launches positive progress
 momentum confident confidence excellent healthy gains gained beneficial savings saving secured sound
-superior welcome welcomed dominated dominant loyal
+superior welcome welcomed dominated dominant loyal good great better best
 """
 NEGATIVE = """
 weak weaker weakest weakness weakened weakening loss losses lose losing lost layoff layoffs laid
@@ -57,7 +57,7 @@ challenging problem problems crisis bearish selloff sell-off writedown write-dow
 oversupply negative adverse unfavourable unfavorable pressure pressures closure closures shut strike
 strikes halt halted suspend suspended terminate terminated terminates cancel cancelled canceled
 resign resigned resigns scandal violation violations litigation unprofitable disappointing disappoint
-disappointed slowdown recession tougher
+disappointed slowdown recession tougher bad worse worst poor
 """
 UP = """
 rose rise rises rising risen increase increased increases increasing grew grow grows growing grown higher

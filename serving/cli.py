@@ -8,6 +8,7 @@ import sys
 from features import cli as features_cli
 from features.errors import SectorHeatmapError
 from features.findings import DataValidationError
+from features.news import cli as news_cli
 from features.settings import ConfigFile
 from serving import commands as serving_cli
 from training import cli as training_cli
@@ -16,7 +17,7 @@ from training import cli as training_cli
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sector-heatmap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (features_cli, training_cli, serving_cli):
+    for module in (features_cli, training_cli, serving_cli, news_cli):
         module.register(sub)
     return parser
 

@@ -64,6 +64,7 @@ class Column:
 
 # unit -> (digits shown, signed): the renderers' number format, declared with the units
 DISPLAY_FORMAT = {"pp": (2, True), "%": (2, True), "% ann.": (2, False), "0-1": (3, False)}
+DISPLAY_FORMAT |= {"-1..1": (2, True), "x": (2, False)}  # news sentiment and news volume
 
 
 def display_format(unit: str) -> tuple[int, bool]:
@@ -173,7 +174,37 @@ def descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: Featu
                 value=lambda f, s: rounded(f.get(SENTIMENT_SCORE), 3),
             )
         )
+        cols += news_columns(fcfg)
     return cols
+
+
+def news_columns(fcfg: FeatureConfig) -> list[Column]:
+    """News sentiment and attention (serving/news.py puts their values in the rows; empty without a store)."""
+    from serving.news import NEWS_SENTIMENT, NEWS_VOLUME
+
+    n = fcfg.news
+    return [
+        Column(
+            NEWS_SENTIMENT,
+            "sentiment_score",
+            "News sentiment",
+            "News",
+            "-1..1",
+            f"recency-weighted mean headline score (half-life {n.half_life_days:g} d) over the last "
+            f"{n.window_days:g} days, from the embedded finance sentiment scorer",
+            value=lambda f, s: rounded(f.get(NEWS_SENTIMENT), 3),
+        ),
+        Column(
+            NEWS_VOLUME,
+            "sentiment_score",
+            "News volume",
+            "NewsVol",
+            "x",
+            f"attention: headlines in the last {n.attention_days:g} day(s) vs their trailing "
+            f"{n.baseline_days}-day daily average (1 = usual)",
+            value=lambda f, s: rounded(f.get(NEWS_VOLUME), 2),
+        ),
+    ]
 
 
 def feature_inputs(cfg: ServingConfig) -> list[str]:

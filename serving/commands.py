@@ -59,7 +59,8 @@ def print_heatmap(resp: dict, console=None) -> None:
 
 
 def cmd_heatmap(args) -> int:
-    from serving.heatmap import build_heatmap
+    from serving.engine import open_news_desk
+    from serving.news import heatmap_with_news
     from serving.request import HeatmapRequest
     from serving.state import ServerSettings, load_universe_state
 
@@ -73,7 +74,7 @@ def cmd_heatmap(args) -> int:
         raise RequestError("--format: png needs --output FILE")
     u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
     announce(u.dataset)
-    resp = build_heatmap(u.dataset, req, u.champion, u.model_status, cfg)
+    resp = heatmap_with_news(u.dataset, req, u.champion, u.model_status, cfg, open_news_desk(settings))
     if args.format == "table":
         print_heatmap(resp)
         return 0

@@ -37,6 +37,14 @@ def json_bytes(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def open_news_desk(settings: ServerSettings):
+    """The read side of the headline store under the cache directory (SECTOR_HEATMAP_CACHE)."""
+    from features.sources.yahoo import default_cache_dir
+    from serving.news import NewsDesk
+
+    return NewsDesk(settings.feature_cfg.news, default_cache_dir())
+
+
 def utc_day() -> str:
     """Part of every cache key whose answer judges freshness (sessions behind) against today."""
     return time.strftime("%Y-%m-%d", time.gmtime())
@@ -50,6 +58,7 @@ class HeatmapEngine:
         self.cfg = settings.cfg
         self.state: ServingState = load_state(settings) if state is None else state
         self.cache = ResponseCache(self.cfg.cache_entries)
+        self.news = open_news_desk(settings)  # the headline store (serving/news.py), read per answer
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
@@ -98,14 +107,15 @@ class HeatmapEngine:
             u.model_version,
             u.data_version,
             utc_day(),
+            self.news.version(),
         )
         return req, u, key
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
-        from serving.heatmap import build_heatmap
+        from serving.news import heatmap_with_news
 
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return json_bytes(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
+        return json_bytes(heatmap_with_news(u.dataset, req, u.champion, u.model_status, self.cfg, self.news))
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
@@ -172,6 +182,19 @@ class HeatmapEngine:
             "load_seconds": round(st.seconds, 2),
             "universes": st.summaries(),  # the ones that could not be loaded too, with why in their notes
         }
+
+    async def sector_news(self, sector: str, days=None, universe: str | None = None, as_of=None) -> dict:
+        """One sector's scored headlines over the last `days` (POST /news, the get_sector_news tool)."""
+        import pandas as pd
+
+        from serving.news import check_days, news_answer
+
+        state = self.state
+        req, name, u, day = self._request(state, universe, as_of)
+        span = check_days(days)
+        now = pd.Timestamp.now("UTC")
+        key = ("news", state.generation, name, day, str(sector)[:EXCERPT_CHARS], span, self.news.version(), utc_day())
+        return await self._cached_json(key, lambda: news_answer(self.news, u.dataset, sector, span, req.as_of, now))
 
     # ---- the agent tools ----------------------------------------------------------------------
     def universes(self) -> dict:

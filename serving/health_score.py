@@ -10,7 +10,9 @@ Components (inputs in ServingConfig.health_components):
   trend              12-1 momentum, distance from the 50/200-day averages, RS-momentum
   volume             up/down volume, accumulation/distribution, relative volume signed by the 1M move
                      (volume confirms a move when participation rises in its direction)
-  sentiment          market-implied sentiment score (RSI and money-flow index)
+  sentiment          market-implied sentiment score (RSI and money-flow index), plus news sentiment
+                     (recency-weighted headline score) for a sector with enough recent headlines
+                     (features.news min_headlines; serving/news.py); each sector lists the inputs used
   predicted          the model's forward relative return for the timeframe's horizon
 
 The predicted weight is its base weight times the model's measured out-of-sample skill:
@@ -120,6 +122,14 @@ def health_scores(
         components=pd.DataFrame(comp, index=inputs.index, columns=names),
         weights=pd.DataFrame(eff, index=inputs.index, columns=names),
     )
+
+
+def with_component_input(
+    components: dict[str, tuple[str, ...]], component: str, column: str
+) -> dict[str, tuple[str, ...]]:
+    """`components` with one more input for `component` (e.g. news sentiment for sentiment). A sector
+    whose value of it is NaN keeps the component's other inputs only."""
+    return {k: (*v, column) if k == component else v for k, v in components.items()}
 
 
 def _hex_rgb(h: str) -> np.ndarray:

@@ -9,6 +9,7 @@ call a `HeatmapEngine` (serving/engine.py), the same code path and response cach
   get_sector_rotation(universe, as_of)          rotation matrix + relative-rotation coordinates/quadrants
   get_sector_forecast(horizon, universe, as_of) the predicted columns with the model card and its skill
   get_stock_analysis(ticker, universe, as_of)   one ticker of the loaded data vs the benchmark and its sector
+  get_sector_news(sector, days, universe, as_of) one sector's scored headlines, news sentiment and volume
   list_universes()                              what this server loaded
 
 Every tool is read-only and idempotent (annotated so), every argument has a description and a schema
@@ -51,6 +52,7 @@ from serving.mcp_schemas import (
     StockAnalysisResult,
     UniversesResult,
 )
+from serving.schemas import NewsResponse
 
 NAME = "sector-heatmap"
 INSTRUCTIONS = (
@@ -116,6 +118,18 @@ TickerArg = Annotated[
         examples=["XLK"],
         max_length=200,
     ),
+]
+
+SectorArg = Annotated[
+    str,
+    Field(
+        description="a sector of the universe: its key (ETF ticker, e.g. XLK) or its name",
+        examples=["XLK"],
+        max_length=200,
+    ),
+]
+DaysArg = Annotated[
+    float | None, Field(description="list headlines published within this many days (0-90]; default 7", gt=0, le=90)
 ]
 
 READ_ONLY = {"read_only_hint": True, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": False}
@@ -304,6 +318,22 @@ def stock_summary(d: dict) -> str:
     return "\n".join(lines)
 
 
+def news_summary(d: dict) -> str:
+    sent = "n/a" if d["news_sentiment"] is None else f"{d['news_sentiment']:+.2f}"
+    vol = "n/a" if d["news_volume"] is None else f"{d['news_volume']:.2f}x usual"
+    lines = [
+        f"{d['sector']} {d['name']} news as of {d['read_at']}: sentiment {sent} (-1..1), volume {vol}; "
+        f"{d['headline_count']} headline(s) in the last {d['days']:g} days"
+    ]
+    lines += [
+        f"- [{h['score']:+.2f} {h['label']}] {h['title']} ({h['provider']}, {h['published']})"
+        for h in d["headlines"][:10]
+    ]
+    if d.get("note"):
+        lines.append(f"note: {d['note']}")
+    return "\n".join(lines)
+
+
 def universes_summary(d: dict) -> str:
     lines = [f"Universes loaded (default {d['default']}):"]
     for u in d["universes"]:
@@ -417,6 +447,15 @@ def build_mcp(engine: HeatmapEngine | Callable[[], HeatmapEngine], cfg: ServingC
         its sector and its standing inside that sector."""
         return await _answer(get_engine().stock(ticker, universe, as_of), stock_summary)
 
+    async def get_sector_news(
+        sector: SectorArg, days: DaysArg = None, universe: UniverseArg = None, as_of: AsOfArg = None
+    ) -> Annotated[CallToolResult, NewsResponse]:
+        """One sector's recent headlines (its ETF and largest holdings, from the local headline store), each
+        scored by the embedded finance sentiment scorer (-1..1), newest first, with the sector's news
+        sentiment (recency-weighted) and news volume (attention vs its usual). Only headlines published by
+        as_of are read. The same JSON as POST /news."""
+        return await _answer(get_engine().sector_news(sector, days, universe, as_of), news_summary)
+
     async def list_universes() -> Annotated[CallToolResult, UniversesResult]:
         """The universes this server loaded: benchmark, sectors (ticker, name, cohort), data source and
         freshness, model status, the macro indicators and tickers the other tools accept for each."""
@@ -433,6 +472,7 @@ def build_mcp(engine: HeatmapEngine | Callable[[], HeatmapEngine], cfg: ServingC
         (get_sector_rotation, "Sector rotation"),
         (get_sector_forecast, "Sector forecast"),
         (get_stock_analysis, "Stock analysis"),
+        (get_sector_news, "Sector news"),
         (list_universes, "Universes"),
     ]
     for fn, title in tools:

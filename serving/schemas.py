@@ -118,6 +118,16 @@ class DescriptiveCells(StrictBody):
     sentiment_score: float | None = Field(
         None, description="market-implied sentiment 0-1: mean of RSI and money-flow index (metric sentiment_score)"
     )
+    news_sentiment: float | None = Field(
+        None,
+        description="recency-weighted mean headline sentiment, -1..1, over the news window; null without headlines "
+        "(metric sentiment_score)",
+    )
+    news_volume: float | None = Field(
+        None,
+        description="attention: headlines in the last day vs their trailing daily average (1 = usual); null until "
+        "the headline store has enough history (metric sentiment_score)",
+    )
 
 
 class PredictedCell(StrictBody):
@@ -134,6 +144,28 @@ class PredictedCell(StrictBody):
         description="1 = best expected return that date; ties share the average rank (e.g. 3.5)"
     )
     tint: Tint = Field(description=f"tint of expected_rel_return_pp: {TINT_HELP}")
+
+
+class Headline(StrictBody):
+    title: str = Field(description="the headline")
+    provider: str = Field(description="who published it")
+    published: datetime = Field(description="publish time, UTC")
+    url: str | None = Field(description="link to the article, when known")
+    tickers: list[str] = Field(description="tickers it was fetched for or tagged with")
+    label: Literal["positive", "negative", "neutral"] = Field(description="the scorer's label")
+    score: float = Field(description="sentiment score in [-1, 1]: P(positive) - P(negative)")
+
+
+class SectorNewsCell(StrictBody):
+    """A sector's headlines behind its news columns."""
+
+    headlines: int = Field(description="headlines within the news window")
+    recent: int = Field(description="headlines within the attention window (last day)")
+    top: list[Headline] = Field(description="the latest few headlines with their scores")
+    sentiment_inputs: list[str] = Field(
+        description="inputs the health score's sentiment component used for this sector (news_sentiment only with "
+        "enough recent headlines)"
+    )
 
 
 class SectorRow(StrictBody):
@@ -155,6 +187,7 @@ class SectorRow(StrictBody):
         description="component -> effective weight in health_score (sums to 1 over the available components)"
     )
     color: str = Field(description="hex colour of health_score on color_scale (grey when null)", examples=["#7bb769"])
+    news: SectorNewsCell | None = Field(None, description="the sector's headlines and what the health score used")
 
 
 class ColumnInfo(StrictBody):
@@ -199,6 +232,14 @@ class HealthBlock(StrictBody):
     color_scale: list[tuple[float, str]] = Field(description="[score, hex colour] stops of the colour scale")
 
 
+class NewsInfo(StrictBody):
+    read_at: datetime = Field(description="headlines published at or before this moment were read (UTC)")
+    window_days: float = Field(description="news sentiment window, days")
+    half_life_days: float = Field(description="recency weighting half-life, days")
+    min_headlines: int = Field(description="headlines a sector needs in the window for news to enter its health score")
+    note: str | None = Field(description="why news is missing or was rebuilt, when it is")
+
+
 class HeatmapResponse(StrictBody):
     """POST /heatmap: per sector, descriptive and predicted columns, health score and colour."""
 
@@ -231,6 +272,28 @@ class HeatmapResponse(StrictBody):
     market_context: str = Field(
         description="one sentence: benchmark move, leading cohort, strongest and weakest sector"
     )
+    news: NewsInfo | None = Field(None, description="how the news columns were read")
+
+
+# ---- POST /news ---------------------------------------------------------------------------------
+class NewsResponse(StrictBody):
+    """POST /news: one sector's scored headlines (newest first) with its news sentiment and volume."""
+
+    universe: str = Field(description="universe name")
+    sector: str = Field(description="sector key (ETF ticker or sector name)")
+    name: str = Field(description="sector name")
+    read_at: datetime = Field(description="headlines published at or before this moment (UTC)")
+    days: float = Field(description="headlines of the last this many days are listed")
+    news_sentiment: float | None = Field(
+        description="recency-weighted mean score over the news window, -1..1", json_schema_extra=NULLABLE
+    )
+    news_volume: float | None = Field(
+        description="headlines in the last day vs their trailing daily average", json_schema_extra=NULLABLE
+    )
+    headline_count: int = Field(description="headlines listed")
+    headlines: list[Headline] = Field(description="newest first")
+    scorer: str = Field(description="what scored the headlines")
+    note: str | None = Field(description="why news is missing or was rebuilt, when it is", json_schema_extra=NULLABLE)
 
 
 # ---- POST /matrix -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Endpoints (JSON bodies are flat objects; unknown fields are a 400 naming the fie
   POST /matrix    {universe, as_of} -> the descriptive rotation matrix
   POST /model, GET /model?universe=   the champion's model card (or why there is none)
   POST /reload    reload data and champion without a restart (clears the response cache)
+  POST /news      {sector, days, universe, as_of} -> one sector's scored headlines (serving/news.py)
   POST /ping      {"ok": true}: the framework's own cost, as a benchmark baseline
   GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG
   BentoML's own: /livez /readyz /metrics and the Swagger UI at /; /docs.json is BentoML's, completed
@@ -42,7 +43,14 @@ from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
 from serving.mcp_server import build_mcp
-from serving.schemas import HeatmapResponse, MatrixResponse, ModelInfoResponse, PingResponse, ReloadResponse
+from serving.schemas import (
+    HeatmapResponse,
+    MatrixResponse,
+    ModelInfoResponse,
+    NewsResponse,
+    PingResponse,
+    ReloadResponse,
+)
 from serving.state import ServerSettings, ServingState, StateLoader, abandon_start, log
 
 _DEFAULTS = ServingConfig()
@@ -84,6 +92,16 @@ class MatrixParams(BaseModel):
 class ModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     universe: str | None = Field(None, examples=["us_sectors"])
+
+
+class NewsParams(BaseModel):
+    """Flat request body of POST /news."""
+
+    model_config = ConfigDict(extra="forbid")
+    sector: str = Field(description="sector key (ETF ticker, e.g. XLK) or name", examples=["XLK"])
+    days: float | None = Field(None, description="headlines of the last this many days, (0, 90]; default 7")
+    universe: str | None = Field(None, examples=["us_sectors"])
+    as_of: str | None = Field(None, description="YYYY-MM-DD: only headlines published by the end of that day")
 
 
 class NoParams(BaseModel):
@@ -189,6 +207,15 @@ class SectorHeatmap:
         except RequestError as exc:
             return request_error_response(exc)
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
+
+    @bentoml.api(input_spec=NewsParams, output_spec=NewsResponse)
+    async def news(self, sector=None, days=None, universe=None, as_of=None) -> Response:
+        """One sector's scored headlines (newest first) with its news sentiment and news volume."""
+        try:
+            body = json_bytes(await self.engine.sector_news(sector, days, universe, as_of))
+        except RequestError as exc:
+            return request_error_response(exc)
+        return Response(body, media_type=JSON_TYPE)
 
     @bentoml.api(input_spec=ModelParams, output_spec=ModelInfoResponse)
     async def model(self, universe=None) -> Response:

@@ -50,8 +50,9 @@ class SentimentScorer:
                 self.blend = float(z["blend"])
                 self.version = str(z["version"])
         except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"sentiment model {path}: cannot be read ({exc}); rebuild it with "
-                             "scripts/build_sentiment_model.py") from None
+            raise ModelError(
+                f"sentiment model {path}: cannot be read ({exc}); rebuild it with scripts/build_sentiment_model.py"
+            ) from None
         self.weights: dict[str, tuple[float, float, float]] = {
             t: (row[0], row[1], row[2]) for t, row in zip(terms, coef.tolist())
         }
@@ -62,21 +63,26 @@ class SentimentScorer:
         above or below its comparison."""
         toks = tokens(text) if toks is None else toks
         bare = [t[4:] if t.startswith("not_") else t for t in toks]
+        moves = [i for i, w in enumerate(bare) if w in self.up or w in self.down]
+        governed = {  # bad objects a direction word speaks of: their tone is in that word's sign
+            j
+            for i in moves
+            for j in range(max(0, i - OBJECT_WINDOW), min(len(bare), i + OBJECT_WINDOW + 1))
+            if bare[j] in self.bad_objects
+        }
         cue = 0.0
-        moved = False
         for i, tok in enumerate(toks):
-            negated = tok.startswith("not_")
+            sign = -1.0 if tok.startswith("not_") else 1.0
             word = bare[i]
-            sign = -1.0 if negated else 1.0
-            if word in self.lexicon:
-                cue += sign * self.lexicon[word]
-            elif word in self.up or word in self.down:
+            if word in self.up or word in self.down:
                 near = bare[max(0, i - OBJECT_WINDOW) : i + OBJECT_WINDOW + 1]
                 direction = 1.0 if word in self.up else -1.0
                 if any(w in self.bad_objects for w in near):
                     direction = -direction
                 cue += sign * direction
-                moved = True
+            elif word in self.lexicon and i not in governed:
+                cue += sign * self.lexicon[word]
+        moved = bool(moves)
         if not moved:
             figure = numeric_direction(text)
             if figure:
