@@ -107,8 +107,7 @@ class HeatmapEngine:
             u.model_version,
             u.data_version,
             utc_day(),
-            self.news.version(),
-        )
+        )  # (news: a news refresh is followed by a state swap, which clears the cache)
         return req, u, key
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from features.errors import RequestError
 
@@ -14,6 +15,7 @@ def cmd_sentiment(args) -> int:
     from features.news.scorer import SentimentScorer, default_scorer
 
     scorer = SentimentScorer(args.model) if args.model else default_scorer()
+    stream: TextIO
     if args.file:
         path = Path(args.file)
         if not path.is_file():

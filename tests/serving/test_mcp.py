@@ -29,8 +29,9 @@ from features.rotation import sector_rotation
 from features.settings import ConfigFile
 from features.stock import stock_analysis
 from serving.config import ServingConfig
-from serving.engine import HeatmapEngine, utc_day
+from serving.engine import HeatmapEngine, open_news_desk, utc_day
 from serving.heatmap import build_heatmap
+from serving.news import heatmap_with_news
 from serving.request import HeatmapRequest
 from serving.state import ServerSettings, ServingState, UniverseState
 from training.config import STORE_ENV
@@ -42,6 +43,7 @@ TOOLS = {
     "get_sector_rotation",
     "get_sector_forecast",
     "get_stock_analysis",
+    "get_sector_news",
     "list_universes",
 }
 CALL_TIMEOUT_S = 60
@@ -97,9 +99,12 @@ def test_engine_heatmap_is_the_service_path(engine, demo_ds, champion_insignific
         u.data_version,
         utc_day(),
     )
-    expected = build_heatmap(demo_ds, HeatmapRequest.parse(raw, CFG), champion_insignificant, "ok", CFG)
-    got = json.loads(body)
-    assert without(got, "timestamp") == json.loads(json.dumps(without(expected, "timestamp")))
+    req = HeatmapRequest.parse(raw, CFG)
+    expected = heatmap_with_news(demo_ds, req, champion_insignificant, "ok", CFG, engine.news)
+    got = json.loads(body)  # (the news block says when news was read: a moment, like the timestamp)
+    assert without(got, "timestamp", "news") == json.loads(json.dumps(without(expected, "timestamp", "news")))
+    plain = build_heatmap(demo_ds, req, champion_insignificant, "ok", CFG)  # the heatmap under the news
+    assert [s["health_score"] for s in got["sectors"]] == [s["health_score"] for s in plain["sectors"]]
     assert got["model_status"] == "ok" and all(s["predicted"] for s in got["sectors"])
     again, hit, key2 = run(engine.heatmap(raw))
     assert hit and again is body and key2 == key
@@ -545,14 +550,15 @@ def test_stdio_heatmap_equals_build_heatmap(stdio, served, as_of):
     got = stdio.call("get_sector_heatmap", args)
     assert not got.is_error, got.content[0].text
     data = got.structured_content
-    expected = build_heatmap(u.dataset, HeatmapRequest.parse(args, cfg), u.champion, u.model_status, cfg)
+    desk = open_news_desk(ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE))  # the server's store
+    expected = heatmap_with_news(u.dataset, HeatmapRequest.parse(args, cfg), u.champion, u.model_status, cfg, desk)
     expected = json.loads(json.dumps(expected))  # as JSON carries it
     assert data["model_status"] == "ok" and data["model"]["name"].endswith("-demo")
     health = {s["ticker"]: s["health_score"] for s in data["sectors"]}
     assert health == {s["ticker"]: s["health_score"] for s in expected["sectors"]}
     predicted = {s["ticker"]: s["predicted"] for s in data["sectors"]}
     assert predicted == {s["ticker"]: s["predicted"] for s in expected["sectors"]} and all(predicted.values())
-    assert without(data, "timestamp", "market_overview", "skill") == without(expected, "timestamp")
+    assert without(data, "timestamp", "market_overview", "skill", "news") == without(expected, "timestamp", "news")
     again = stdio.call("get_sector_heatmap", args).structured_content
     assert again == data  # the cached answer, timestamp included
     forecast = stdio.call("get_sector_forecast", {"as_of": as_of}).structured_content
