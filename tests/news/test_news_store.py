@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from news_builders import NOW, new_item, old_item, put
 
-from features.news.aggregates import record_daily, recency_weighted, sector_news, training_history, universe_news
+from features.news.aggregates import recency_weighted, record_daily, sector_news, training_history, universe_news
 from features.news.config import NewsConfig
 from features.news.fetch import fetch_news, news_tickers, parse_item
 from features.news.refresh import due, refresh_news
