@@ -28,6 +28,7 @@ def cmd_train(args) -> int:
         result = train(ds, cfg, progress=lambda: bar.advance(task))
     logged = None if args.no_mlflow else log_and_register(result)
     print_summary(result, logged)
+    print(news_status(ds, args), file=sys.stderr)
     total = time.perf_counter() - t0
     print(
         f"total {total:.1f}s; LightGBM fitting {result.clock.seconds:.1f}s "
@@ -35,6 +36,15 @@ def cmd_train(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def news_status(ds, args) -> str:
+    """Whether headline sentiment could be a feature yet (it is never zero-filled: features/news)."""
+    from features.cli import feature_config
+    from features.news.aggregates import news_feature_status
+    from features.sources.yahoo import default_cache_dir
+
+    return news_feature_status(ds.universe.name, default_cache_dir(), feature_config(args).news)
 
 
 def cmd_evaluate(args) -> int:

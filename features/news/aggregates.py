@@ -5,11 +5,12 @@ vs its own trailing average) and the latest headlines. Only headlines published 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from features.news.config import NewsConfig
-from features.news.store import HeadlineStore, StoredHeadline
+from features.news.store import HeadlineStore, StoredHeadline, store_path
 
 DAY = pd.Timedelta(days=1)
 
@@ -87,4 +88,16 @@ def training_history(store: HeadlineStore, universe: str, cfg: NewsConfig) -> tu
     days = daily["date"].nunique()
     if days < cfg.min_history_days:
         return None, f"news sentiment unavailable for training: {days} day(s) of history, {cfg.min_history_days} needed"
-    return daily, f"news sentiment available: {days} days of history"
+    return daily, f"news sentiment: {days} days of history, enough to become a training feature (not yet used)"
+
+
+def news_feature_status(universe: str, cache_dir: Path, cfg: NewsConfig) -> str:
+    """One line for `sector-heatmap train`: whether news sentiment has enough recorded history."""
+    path = store_path(cache_dir)
+    if not path.is_file():
+        return f"news sentiment unavailable for training: no headline store at {path}"
+    store = HeadlineStore(path)
+    try:
+        return (f"{store.rebuilt}; " if store.rebuilt else "") + training_history(store, universe, cfg)[1]
+    finally:
+        store.close()

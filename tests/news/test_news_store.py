@@ -177,3 +177,14 @@ def test_refresh_fetches_scores_stores_and_records(tmp_path):
     again = refresh_news(s, uni, cfg, now=NOW + H, fetcher=lambda t: feeds.get(t, []))
     assert again.new == 0 and s.count() == 2  # the same items again: nothing new
     assert due(None, NOW, cfg) and not due(NOW, NOW + H / 2, cfg) and due(NOW, NOW + H, cfg)
+
+
+def test_training_status_line(tmp_path):
+    from features.news.aggregates import news_feature_status
+
+    cfg = NewsConfig(min_history_days=2)
+    assert "no headline store" in news_feature_status("u", tmp_path, cfg)
+    s = HeadlineStore(store_path(tmp_path))
+    record_daily(s, "u", universe_news(s, "u", ["XLK"], NOW, cfg), NOW)
+    s.close()
+    assert "unavailable for training: 1 day(s) of history, 2 needed" in news_feature_status("u", tmp_path, cfg)
