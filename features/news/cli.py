@@ -47,7 +47,8 @@ def cmd_news(args) -> int:
         print(f"warning: {store.rebuilt}", file=sys.stderr)
     if args.fetch:
         r = refresh_news(store, universe, cfg)
-        print(f"fetched {r.fetched} headline(s), {r.new} new; {len(r.failed)} ticker(s) failed", file=sys.stderr)
+        why = f" ({next(iter(r.failed.values()))}...)" if r.failed else ""
+        print(f"fetched {r.fetched} headline(s), {r.new} new; {len(r.failed)} ticker(s) failed{why}", file=sys.stderr)
         news = r.news
     else:
         import pandas as pd

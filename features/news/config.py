@@ -26,6 +26,7 @@ class NewsConfig:
     # universe name -> sector key -> tickers whose headlines count besides the sector's ETF
     holdings: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=lambda: {"us_sectors": US_SECTOR_HOLDINGS})
     members_max: int = 5  # constituent universes: this many members per sector (largest first)
+    fetch_deadline_s: float = 60.0  # one news fetch gives up on the tickers not yet asked after this long
     refresh_minutes: float = 60.0  # news is fetched at most this often (less often than prices is fine)
     window_days: float = 7.0  # news sentiment: headlines published within this window of as_of ...
     half_life_days: float = 1.5  # ... weighted by recency with this half-life

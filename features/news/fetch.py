@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -103,13 +104,26 @@ def news_tickers(
     return out
 
 
-def fetch_news(tickers_by_sector: Mapping[str, list[str]], fetcher: NewsFetcher | None = None) -> NewsFetch:
-    """Ask for each ticker once; a failed ticker is recorded and the rest go on. Items are
-    deduplicated per sector by id and URL."""
-    fetcher = fetcher or yfinance_news
+def fetch_news(
+    tickers_by_sector: Mapping[str, list[str]], fetcher: NewsFetcher | None = None, deadline_s: float = 60.0
+) -> NewsFetch:
+    """Ask for each ticker once, within `deadline_s` in all; a failed ticker is recorded and the rest go
+    on. Items are deduplicated per sector by id and URL. Yahoo unreachable: every ticker fails at once."""
     raw_by_ticker: dict[str, list] = {}
     result = NewsFetch()
-    for ticker in dict.fromkeys(t for ts in tickers_by_sector.values() for t in ts):
+    tickers = list(dict.fromkeys(t for ts in tickers_by_sector.values() for t in ts))
+    if fetcher is None:
+        from features.sources.yahoo import probe
+
+        if not probe():
+            result.failed = dict.fromkeys(tickers, "Yahoo unreachable")
+            tickers = []
+        fetcher = yfinance_news
+    end = time.monotonic() + deadline_s
+    for ticker in tickers:
+        if time.monotonic() >= end:
+            result.failed[ticker] = f"not asked: the {deadline_s:g} s news deadline had passed"
+            continue
         try:
             got = fetcher(ticker)
             raw_by_ticker[ticker] = list(got) if isinstance(got, list | tuple) else []

@@ -48,7 +48,7 @@ def refresh_news(
 ) -> NewsRefresh:
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     scorer = scorer or default_scorer()
-    got = fetch_news(news_tickers(universe, cfg.holdings, cfg.members_max), fetcher)
+    got = fetch_news(news_tickers(universe, cfg.holdings, cfg.members_max), fetcher, cfg.fetch_deadline_s)
     result = NewsRefresh(failed=dict(got.failed), at=now)
     for sector, items in got.items.items():
         fresh = [i for i in items if i.published <= now]  # a clock-skewed future item waits for its time

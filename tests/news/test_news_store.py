@@ -188,3 +188,17 @@ def test_training_status_line(tmp_path):
     record_daily(s, "u", universe_news(s, "u", ["XLK"], NOW, cfg), NOW)
     s.close()
     assert "unavailable for training: 1 day(s) of history, 2 needed" in news_feature_status("u", tmp_path, cfg)
+
+
+def test_fetch_stops_asking_after_its_deadline():
+    asked = []
+
+    def slow(ticker):
+        asked.append(ticker)
+        import time
+
+        time.sleep(0.05)
+        return []
+
+    got = fetch_news({"A": ["T1", "T2", "T3"]}, slow, deadline_s=0.01)
+    assert asked == ["T1"] and set(got.failed) == {"T2", "T3"} and "deadline" in got.failed["T2"]
