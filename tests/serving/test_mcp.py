@@ -22,16 +22,18 @@ from pathlib import Path
 import pytest
 from serving_builders import DEMO_SOURCE, READY_TIMEOUT_S
 
+from features.config import FeatureConfig
 from features.dataset import MarketDataset
 from features.errors import RequestError
 from features.overview import MACRO, macro_indicators, market_overview
 from features.rotation import sector_rotation
 from features.settings import ConfigFile
+from features.sources.yahoo import CACHE_ENV
 from features.stock import stock_analysis
 from serving.config import ServingConfig
-from serving.engine import HeatmapEngine, open_news_desk, utc_day
+from serving.engine import HeatmapEngine, utc_day
 from serving.heatmap import build_heatmap
-from serving.news import heatmap_with_news
+from serving.news import NewsDesk, heatmap_with_news
 from serving.request import HeatmapRequest
 from serving.state import ServerSettings, ServingState, UniverseState
 from training.config import STORE_ENV
@@ -444,8 +446,15 @@ def mcp_command() -> list[str]:
 
 
 def server_env(store) -> dict[str, str]:
-    # stdio_client passes only a safe subset of the environment (PATH, HOME, ...) plus this
-    return {STORE_ENV: str(store), "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    # stdio_client passes only a safe subset of the environment (PATH, HOME, ...) plus this; the headline
+    # store beside the model store (never the user's cache); PYTHONPATH kept so a worktree runs its own code
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+    cache = {CACHE_ENV: str(news_cache_of(store))}
+    return {STORE_ENV: str(store), "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1", **cache, **path}
+
+
+def news_cache_of(store) -> Path:
+    return Path(store).parent / "news-cache"
 
 
 class StdioMcp:
@@ -544,13 +553,13 @@ def test_stdio_calls_every_tool(stdio):
 
 
 @pytest.mark.slow
-def test_stdio_heatmap_equals_build_heatmap(stdio, served, as_of):
+def test_stdio_heatmap_equals_build_heatmap(stdio, served, as_of, demo_store):
     cfg, u = served
     args = {"timeframe": "1M", "metrics": list(CFG.metrics), "as_of": as_of}
     got = stdio.call("get_sector_heatmap", args)
     assert not got.is_error, got.content[0].text
     data = got.structured_content
-    desk = open_news_desk(ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE))  # the server's store
+    desk = NewsDesk(FeatureConfig().news, news_cache_of(demo_store))  # the server's headline store
     expected = heatmap_with_news(u.dataset, HeatmapRequest.parse(args, cfg), u.champion, u.model_status, cfg, desk)
     expected = json.loads(json.dumps(expected))  # as JSON carries it
     assert data["model_status"] == "ok" and data["model"]["name"].endswith("-demo")
