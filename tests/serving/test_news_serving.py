@@ -153,3 +153,13 @@ def test_mcp_tool_answers_like_post_news(news_client, news_cache, monkeypatch):
     assert not good.is_error and good.structured_content == news_client.post("/news", json=args).json()
     assert "headline past" in good.content[0].text and "-0.40" in good.content[0].text
     assert bad.is_error and "sector" in bad.content[0].text
+
+
+def test_answers_match_their_strict_schemas_and_openapi(news_client):
+    from serving.schemas import HeatmapResponse, NewsResponse
+
+    HeatmapResponse.model_validate(news_client.post("/heatmap", json={"timeframe": "1M"}).json())
+    NewsResponse.model_validate(news_client.post("/news", json={"sector": "XLK"}).json())
+    NewsResponse.model_validate(news_client.post("/news", json={"sector": "XLF", "days": 1}).json())  # no headlines
+    spec = news_client.get("/docs.json").json()
+    assert "/news" in spec["paths"] and "sector" in str(spec["paths"]["/news"]["post"]["requestBody"])
