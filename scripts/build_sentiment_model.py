@@ -32,8 +32,10 @@ ORDER = ("negative", "neutral", "positive")
 C = 3.0  # inverse L2 strength
 MIN_DF = 2  # an n-gram must appear in two tweets to get a weight
 # Weight of the curated cue in the logits: one tone word or one reported rise moves a logit by this.
-# Picked on a development slice of journalist sentences disjoint from every reported test slice
-# (bench/sentiment_bench.py says which), never on a test slice.
+# Chosen on a development quarter of journalist sentences (Financial PhraseBank, crc32 % 4 == 0; the
+# reported test figures are on the other three quarters, see bench/sentiment_bench.py): its macro-F1
+# rises from 0.53 (0) to 0.68 (4) and plateaus at 0.70 (5-12) while held-out tweet accuracy keeps
+# falling (0.78 at 4, 0.75 at 6), so 4 keeps both domains.
 BLEND = 4.0
 
 POSITIVE = """

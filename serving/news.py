@@ -60,6 +60,7 @@ class NewsDesk:
         self.cfg = cfg
         self.store: HeadlineStore | None = None
         self.note: str | None = None
+        self._last: dict[str, pd.Timestamp] = {}  # universe -> last news refresh (this process)
         if not cfg.enabled or cache_dir is None:
             self.note = "news disabled"
             return
@@ -69,6 +70,22 @@ class NewsDesk:
         except OSError as exc:
             self.note = f"headline store unavailable: {exc}"
             log.warning(self.note)
+
+    def refresh(self, universes, now=None, fetcher=None, force: bool = False) -> dict:
+        """Fetch, score and store the headlines of each universe (features.news.Universe objects) whose last
+        news refresh is at least cfg.refresh_minutes old; for the scheduled refresh to call off the request
+        path, before it swaps in its new state (the swap clears cached answers). Returns what each did."""
+        from features.news.refresh import due, refresh_news
+
+        now = pd.Timestamp.now("UTC") if now is None else pd.Timestamp(now)
+        done: dict = {}
+        if self.store is None:
+            return done
+        for uni in universes:
+            if force or due(self._last.get(uni.name), now, self.cfg):
+                done[uni.name] = refresh_news(self.store, uni, self.cfg, now=now, fetcher=fetcher)
+                self._last[uni.name] = now
+        return done
 
     def version(self) -> int:
         """Changes whenever headlines are added: part of every cache key that shows news."""

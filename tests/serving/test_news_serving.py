@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "news"))
-from news_builders import put
+from news_builders import new_item, put
 from serving_builders import DEMO_SOURCE
 
 from features.news.store import HeadlineStore, store_path
@@ -163,3 +163,24 @@ def test_answers_match_their_strict_schemas_and_openapi(news_client):
     NewsResponse.model_validate(news_client.post("/news", json={"sector": "XLF", "days": 1}).json())  # no headlines
     spec = news_client.get("/docs.json").json()
     assert "/news" in spec["paths"] and "sector" in str(spec["paths"]["/news"]["post"]["requestBody"])
+
+
+def test_desk_refresh_runs_when_due_and_feeds_the_next_answer(tmp_path):
+    from features.config import FeatureConfig
+    from features.universe import load_universe
+    from serving.news import NewsDesk
+
+    desk = NewsDesk(FeatureConfig().news, tmp_path)
+    uni = load_universe("us_sectors")
+    calls: list[str] = []
+
+    def fetcher(ticker):
+        calls.append(ticker)
+        return [new_item(f"{ticker}-1", f"{ticker} shares jump on record profit", NOW - H)] if ticker == "XLK" else []
+
+    first = desk.refresh([uni], now=NOW, fetcher=fetcher)
+    assert first["us_sectors"].new == 1 and len(calls) == 44 and desk.version() > 0
+    assert desk.refresh([uni], now=NOW + H / 2, fetcher=fetcher) == {}  # not due yet: nothing asked
+    assert len(calls) == 44
+    news = desk.sectors("us_sectors", ["XLK"], NOW)["XLK"]
+    assert news.headlines == 1 and news.sentiment is not None and news.sentiment > 0
