@@ -166,7 +166,7 @@ def heatmap_with_news(ds, req, champion, model_status, cfg, desk: NewsDesk, now=
     from serving.heatmap import compute_heatmap, heatmap_response
 
     frame = compute_heatmap(ds, req, champion, model_status, cfg, now)
-    at = news_moment(frame.req.as_of, frame.now)
+    at = news_moment(None if frame.req.as_of is None else frame.day, frame.now)  # the session answered
     news = desk.sectors(ds.universe.name, list(frame.rows.index), at)
     frame = with_news(frame, news, desk.cfg)
     return news_block(heatmap_response(frame), frame, news, desk.cfg, at, desk.note)
