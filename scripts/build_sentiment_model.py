@@ -59,7 +59,8 @@ challenging problem problems crisis bearish selloff sell-off writedown write-dow
 oversupply negative adverse unfavourable unfavorable pressure pressures closure closures shut strike
 strikes halt halted suspend suspended terminate terminated terminates cancel cancelled canceled
 resign resigned resigns scandal violation violations litigation unprofitable disappointing disappoint
-disappointed slowdown recession tougher bad worse worst poor
+disappointed slowdown recession tougher bad worse worst poor lag lags lagged lagging underperform
+underperformed underperforms
 """
 UP = """
 rose rise rises rising risen increase increased increases increasing grew grow grows growing grown higher
@@ -74,7 +75,7 @@ slumped slump slumps tumbled tumble tumbles slid slide slides sank sink sinks
 """
 BAD_OBJECTS = """
 loss losses costs cost expenses debt debts unemployment deficit inflation charges charge provisions
-impairment impairments writedowns liabilities delays defaults churn burn risk risks losses
+impairment impairments writedowns liabilities delays defaults churn burn risk risks losses rates yields
 """
 
 
