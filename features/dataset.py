@@ -72,8 +72,10 @@ class MarketDataset:
     ) -> MarketDataset:
         cfg = config or FeatureConfig()
         src = DataSource.parse(source)
-        panels = sector_panels(bars, universe, max_fill=cfg.max_fill)
-        return cls(bars, universe, src, panels, cfg, report or ValidationReport(), tuple(notes))
+        panels = sector_panels(bars, universe, max_fill=cfg.max_fill, config=cfg)
+        report = report or ValidationReport()
+        notes = (*notes, *panels.membership_notes(report))  # a sector that lost members says so
+        return cls(bars, universe, src, panels, cfg, report, tuple(notes))
 
     # ---- point in time -------------------------------------------------------------------
     def upto(self, day) -> MarketDataset:

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 from features.bars import tidy_bars
+from features.config import FeatureConfig
 from features.sectors import sector_panels
 from features.universe import UniverseError, load_universe, universe_from_mapping
 
 DATES = pd.bdate_range("2022-01-03", periods=6)
+SHORT = FeatureConfig(min_member_sessions=1)  # these hand-made series are six days long
 
 
 def _bars(prices: dict[str, list[float]]) -> pd.DataFrame:
@@ -55,7 +57,7 @@ def test_equal_weight_index_with_listing_and_delisting():
             "b1": [1, 1, 1, 1, 1, 1],
         }
     )
-    p = sector_panels(bars, _universe(), max_fill=0)
+    p = sector_panels(bars, _universe(), max_fill=0, config=SHORT)
     # independent: mean of members' returns among those with closes on both days
     r = [np.mean([0.1, 0.0]), np.mean([0.1, 0.0]), np.mean([0.0, 0.2]), np.mean([0.1, 0.0]), np.mean([0.0, 0.0])]
     expected = 100 * np.cumprod([1, *[1 + x for x in r]])
@@ -74,8 +76,10 @@ def test_cap_weights_tilt_the_index():
             "b1": [1] * 6,
         }
     )
-    p = sector_panels(bars, _universe(weights={"a1": 3.0, "a2": 1.0, "a3": 1.0}))
-    assert p.close["A"].iloc[1] == pytest.approx(100 * (1 + 0.1 * 3 / 5))
+    p = sector_panels(bars, _universe(weights={"a1": 3.0, "a2": 1.0, "a3": 1.0}), config=SHORT)
+    # caps as of the last day; constant shares: a1's weight the day before its rise is 3 x 10/11
+    w = 3.0 * 10 / 11
+    assert p.close["A"].iloc[1] == pytest.approx(100 * (1 + 0.1 * w / (w + 2)))
 
 
 def test_late_etf_sector_is_missing_not_dropped():
