@@ -52,7 +52,13 @@ class MarketDataset:
         uni = universe if isinstance(universe, Universe) else load_universe(universe)
         src = DataSource.parse(source, cfg.demo)
         market = load_market(
-            src, uni, cache_dir=cache_dir, deadline_s=cfg.download_deadline_s, validation=cfg.validation
+            src,
+            uni,
+            cache_dir=cache_dir,
+            deadline_s=cfg.download_deadline_s,
+            validation=cfg.validation,
+            batch=cfg.download_batch,
+            parallel=cfg.download_parallel,
         )
         return cls.from_market(market, market.universe or uni, cfg)
 

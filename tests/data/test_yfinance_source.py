@@ -125,10 +125,10 @@ def test_hanging_download_is_abandoned_at_the_deadline(tmp_path, hanging):
         "Date,Close,High,Low,Open,Volume\n" + "".join(f"{d:%Y-%m-%d},10,11,9,10,100\n" for d in days)
     )  # cached: a second group, from 2024-06-07
     t0 = time.monotonic()
-    fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=download, now=AFTER_CLOSE)
+    fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=download, now=AFTER_CLOSE, parallel=1)
     elapsed = time.monotonic() - t0
     assert elapsed < 2.0, elapsed
-    assert len(calls) == 1  # after a timeout no further call is queued behind the hung one
+    assert len(calls) == 1  # one at a time: after the deadline no further call is started behind the hung one
     assert "timed out" in fetch.failed[calls[0][0][0]]
     assert set(fetch.failed) == {"XLK", "XLF"}
     assert fetch.stale == ["XLK"] and fetch.missing == ["XLF"]  # XLK still served from its cache
