@@ -28,12 +28,14 @@ CONNECT_TIMEOUT_S = 30
 
 
 def aggregate_members(
-    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, dates: pd.DatetimeIndex, universe: Universe, cfg
+    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, row: np.ndarray, n_dates: int, universe: Universe, cfg
 ) -> tuple[dict[str, np.ndarray], Partials]:
-    """Sector index arrays (open..volume, members) and the reduced partials, where `cfg.cluster` says."""
+    """Sector index arrays (open..volume, members) and the reduced partials, where `cfg.cluster` says.
+
+    ``row``: each bar's date position (-1 off the benchmark's dates), see members.date_positions."""
     if cfg.partition_members < 1:
         raise ConfigError(f"features.partition_members must be at least 1, got {cfg.partition_members}")
-    blocks = member_blocks(bars, codes, uniques, dates, universe, cfg.partition_members, cfg.min_member_sessions)
+    blocks = member_blocks(bars, codes, uniques, row, n_dates, universe, cfg.partition_members, cfg.min_member_sessions)
     if not cfg.cluster:
         total = aggregate_in_process(blocks)
     else:

@@ -31,6 +31,7 @@ from features.universe import Universe
 # the per-sector sums a partition contributes (each a (dates x sectors) float64 array)
 SUMS = ("ret_num", "ret_den", "weight", "open", "high", "low", "dollar", "count")
 START_LEVEL = 100.0
+NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class MemberBlock:
     weight: np.ndarray  # (members,) float: cap weight, NaN for equal weight
     row: np.ndarray  # (bars,) int: date position of each bar
     col: np.ndarray  # (bars,) int: slot of each bar
-    values: np.ndarray  # (bars, 5) float64: open, high, low, close, volume
+    values: tuple[np.ndarray, ...]  # per field (open, high, low, close, volume): (bars,) float64
     n_dates: int
     n_sectors: int
     min_sessions: int  # members with fewer closes are left out (named)
@@ -57,11 +58,32 @@ class Partials:
     left_out: dict[str, str] = field(default_factory=dict)  # member -> why it is not in its sector
 
 
+def date_positions(day: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Each bar's position in `dates` (sorted daily sessions), -1 when it is not one of them.
+
+    A lookup table over the calendar days spanned, not a binary search: one gather per bar.
+    """
+    grid = dates.to_numpy(dtype="datetime64[ns]").view("int64")
+    ns = np.asarray(day).astype("datetime64[ns]", copy=False).view("int64")
+    if len(grid) == 0 or len(ns) == 0:
+        return np.full(len(ns), -1, dtype=np.int64)
+    span = int((grid[-1] - grid[0]) // NS_PER_DAY) + 1
+    table = np.full(span + 1, -1, dtype=np.int64)  # the last slot answers every day outside the span
+    table[(grid - grid[0]) // NS_PER_DAY] = np.arange(len(grid))
+    offset = ns - grid[0]
+    offset //= NS_PER_DAY  # whole days since the first session (integer floor)
+    offset[(offset < 0) | (offset >= span)] = span
+    pos = table[offset]
+    pos[grid[pos] != ns] = -1  # a time of day other than the session's is not that session (pos -1: never equal)
+    return pos
+
+
 def member_blocks(
     bars: pd.DataFrame,
     codes: np.ndarray,
     uniques: pd.Index,
-    dates: pd.DatetimeIndex,
+    row: np.ndarray,
+    n_dates: int,
     universe: Universe,
     partition: int,
     min_sessions: int,
@@ -69,13 +91,9 @@ def member_blocks(
     """The universe's member slots in partitions of `partition`, each with its own bars.
 
     One pass over the bars: rows are grouped by ticker code once (a stable argsort), and a
-    partition gathers its members' row ranges. Bars on dates the benchmark did not trade are dropped.
+    partition gathers its members' row ranges. Bars off the benchmark's dates (``row`` -1) are dropped.
     """
     slots = [(m, j, (s.weights or {}).get(m, np.nan)) for j, s in enumerate(universe.sectors) for m in s.members]
-    day = bars["date"].to_numpy(dtype="datetime64[ns]")
-    grid = dates.to_numpy(dtype="datetime64[ns]")
-    pos = np.searchsorted(grid, day).clip(max=max(len(grid) - 1, 0))
-    on_grid = grid[pos] == day if len(grid) else np.zeros(len(day), dtype=bool)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     code_of = pd.Index(uniques).get_indexer([t for t, _, _ in slots])
@@ -85,16 +103,16 @@ def member_blocks(
         pieces = [order[bounds[c] : bounds[c + 1]] if c >= 0 else order[:0] for c in code_of[lo : lo + partition]]
         idx = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
         col = np.repeat(np.arange(len(part)), [len(p) for p in pieces])
-        keep = on_grid[idx]
+        keep = row[idx] >= 0
         idx, col = idx[keep], col[keep]
         yield MemberBlock(
             tickers=tuple(t for t, _, _ in part),
             sector=np.array([j for _, j, _ in part], dtype=np.int64),
             weight=np.array([w for _, _, w in part], dtype="float64"),
-            row=pos[idx],
+            row=row[idx],
             col=col,
-            values=np.stack([c[idx] for c in columns], axis=1),
-            n_dates=len(grid),
+            values=tuple(c[idx] for c in columns),
+            n_dates=n_dates,
             n_sectors=len(universe.sectors),
             min_sessions=min_sessions,
         )
@@ -105,7 +123,7 @@ def member_partials(block: MemberBlock) -> Partials:
     T, n, S = block.n_dates, len(block.tickers), block.n_sectors
     dense = np.full((len(VALUE_COLUMNS), T, n), np.nan)
     for f in range(len(VALUE_COLUMNS)):
-        dense[f][block.row, block.col] = block.values[:, f]
+        dense[f][block.row, block.col] = block.values[f]
     open_, high, low, close, volume = dense
     sessions = np.isfinite(close).sum(axis=0)
     short = sessions < block.min_sessions

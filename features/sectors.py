@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.bars import VALUE_COLUMNS
 from features.errors import DataError, RequestError
+from features.members import date_positions
 from features.universe import Universe
 
 MEMBERS_NAMED = 20  # left-out members named per sector in a note (the rest are counted)
@@ -119,24 +120,22 @@ class SectorMembership:
 
 
 def _wide_numpy(
-    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str], dates: pd.DatetimeIndex, fields
+    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str], row: np.ndarray, n_dates: int, fields
 ) -> dict[str, np.ndarray]:
     """Scatter tidy bars into (date x ticker) arrays in one pass, without pandas pivots.
 
     ``codes``/``uniques`` are the ticker column factorised once by the caller and mapped to
-    columns here, so the cost does not grow with the number of tickers asked for.
+    columns here, so the cost does not grow with the number of tickers asked for; ``row`` is
+    each bar's date position (-1 off the dates), also computed once (features.members.date_positions).
     """
     col = pd.Index(tickers).get_indexer(uniques)[codes]
-    day = bars["date"].to_numpy(dtype="datetime64[ns]")
-    grid = dates.to_numpy(dtype="datetime64[ns]")
-    row = np.searchsorted(grid, day).clip(max=len(grid) - 1)
-    ok = (grid[row] == day) & (col >= 0)
+    ok = (row >= 0) & (col >= 0)
     flat = row[ok] * len(tickers) + col[ok]  # one flat scatter index for every field
     out = {}
     for f in fields:
-        arr = np.full(len(dates) * len(tickers), np.nan)
+        arr = np.full(n_dates * len(tickers), np.nan)
         arr[flat] = bars[f].to_numpy(dtype="float64")[ok]
-        out[f] = arr.reshape(len(dates), len(tickers))
+        out[f] = arr.reshape(n_dates, len(tickers))
     return out
 
 
@@ -163,13 +162,14 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5, con
     constituents = universe.is_constituent_based
     sector_tickers = [] if constituents else list(dict.fromkeys(universe.sector_tickers()))
     everything = list(dict.fromkeys([*sector_tickers, universe.benchmark, *ctx_tickers]))
-    wide = _wide_numpy(bars, codes, uniques, everything, dates, VALUE_COLUMNS)
+    row = date_positions(bars["date"].to_numpy(dtype="datetime64[ns]"), dates)
+    wide = _wide_numpy(bars, codes, uniques, everything, row, len(dates), VALUE_COLUMNS)
     column = {t: i for i, t in enumerate(everything)}
     members, membership = None, None
     if constituents:
         from features.distributed import aggregate_members
 
-        arrays, total = aggregate_members(bars, codes, uniques, dates, universe, cfg)
+        arrays, total = aggregate_members(bars, codes, uniques, row, len(dates), universe, cfg)
         members = pd.DataFrame(arrays["members"].astype("int64"), index=dates, columns=columns)
         membership = {
             s.key: SectorMembership(s.name, s.members, {m: total.left_out[m] for m in s.members if m in total.left_out})
