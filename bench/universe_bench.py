@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
-from run import RESULTS, _peak_mb, run_phase
+from run import RESULTS, run_phase
 
 END = "2022-12-30"
 SP500_KNOBS = dict(sectors=11, stocks=46, years=20, seed=11)  # 506 members: the sp500 shape
 SCALE_KNOBS = dict(sectors=11, stocks=455, years=20, seed=12)  # 5,005 members
 CLUSTER_WORKERS = 2
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that across exec, so a spawned
+    Dask worker would report its parent's peak as its own."""
+    with open("/proc/self/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return kb / 1024
 
 
 def _sp500_bars():
@@ -61,7 +68,7 @@ def phase_sp500(q):
             "validate_s": t3 - t2,
             "rows": len(table),
             "columns": table.shape[1],
-            "peak_mb": _peak_mb(),
+            "peak_mb": _peak_rss_mb(),
         }
     )
 
@@ -87,7 +94,7 @@ def phase_scale_in_process(q):
     from features.dataset import MarketDataset
 
     bars, universe, generate_s = _scale()
-    before = _peak_mb()
+    before = _peak_rss_mb()
     t0 = time.perf_counter()
     table = MarketDataset.from_bars(bars, universe, "demo").features
     q.put(
@@ -96,16 +103,12 @@ def phase_scale_in_process(q):
             "members": universe.member_count,
             "generate_s": generate_s,
             "features_s": time.perf_counter() - t0,
-            "peak_mb": _peak_mb(),
+            "peak_mb": _peak_rss_mb(),
             "peak_mb_after_generating": before,
             "rows": len(table),
             "checksum": _checksum(table),
         }
     )
-
-
-def _worker_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phase_scale_cluster(q):
@@ -121,19 +124,19 @@ def phase_scale_cluster(q):
     )
     t1 = time.perf_counter()
     with Client(cluster) as client:
-        before = client.run(_worker_peak_mb)
+        before = client.run(_peak_rss_mb)
         cfg = FeatureConfig(cluster=cluster.scheduler_address)  # the scheduler address path, as for a real cluster
         t2 = time.perf_counter()
         table = MarketDataset.from_bars(bars, universe, "demo", cfg).features
         t3 = time.perf_counter()
-        workers = client.run(_worker_peak_mb)
+        workers = client.run(_peak_rss_mb)
     cluster.close()
     q.put(
         {
             "workers": CLUSTER_WORKERS,
             "cluster_start_s": t1 - t0,
             "features_s": t3 - t2,
-            "client_peak_mb": _peak_mb(),
+            "client_peak_mb": _peak_rss_mb(),
             "worker_peak_mb": sorted(workers.values()),
             "worker_peak_mb_at_start": sorted(before.values()),
             "rows": len(table),

@@ -32,6 +32,7 @@ from features.universe import Universe
 SUMS = ("ret_num", "ret_den", "weight", "open", "high", "low", "dollar", "count")
 START_LEVEL = 100.0
 NS_PER_DAY = 86_400 * 10**9
+NO_BARS = "no bars"  # why a member without a single bar on the benchmark's dates is left out
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,11 @@ def date_positions(day: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
     table = np.full(span + 1, -1, dtype=np.int64)  # the last slot answers every day outside the span
     table[(grid - grid[0]) // NS_PER_DAY] = np.arange(len(grid))
     offset = ns - grid[0]
-    offset //= NS_PER_DAY  # whole days since the first session (integer floor)
-    offset[(offset < 0) | (offset >= span)] = span
-    pos = table[offset]
-    pos[grid[pos] != ns] = -1  # a time of day other than the session's is not that session (pos -1: never equal)
-    return pos
+    off_day = (offset % NS_PER_DAY) != 0  # a time of day other than midnight is no session date
+    offset //= NS_PER_DAY  # whole days since the first session (integer floor), in place
+    off_day |= (offset < 0) | (offset >= span)
+    offset[off_day] = span
+    return table[offset]  # one gather from a small table (cheaper than a binary search per bar)
 
 
 def member_blocks(
@@ -129,7 +130,7 @@ def member_partials(block: MemberBlock) -> Partials:
     short = sessions < block.min_sessions
     close[:, short] = np.nan  # left out: no return, no weight, no count
     left_out = {
-        t: ("no bars" if k == 0 else f"only {int(k)} sessions of history (fewer than {block.min_sessions})")
+        t: (NO_BARS if k == 0 else f"only {int(k)} sessions of history (fewer than {block.min_sessions})")
         for t, k, s in zip(block.tickers, sessions, short)
         if s
     }
@@ -153,8 +154,8 @@ def member_partials(block: MemberBlock) -> Partials:
             "dollar": np.where(have, np.nan_to_num(volume) * close, 0.0),
             "count": have.astype("float64"),
         }
-        for name, f in (("open", open_), ("high", high), ("low", low)):
-            ratio = f / close
+        for name, price in (("open", open_), ("high", high), ("low", low)):
+            ratio = price / close
             member[name] = np.where(np.isfinite(ratio), ratio, 0.0) * w_now
     sums = {k: np.zeros((T, S)) for k in SUMS}
     cuts = np.flatnonzero(np.diff(block.sector)) + 1

@@ -14,10 +14,11 @@ import pandas as pd
 
 from features.bars import VALUE_COLUMNS
 from features.errors import DataError, RequestError
-from features.members import date_positions
+from features.members import NO_BARS, date_positions
 from features.universe import Universe
 
 MEMBERS_NAMED = 20  # left-out members named per sector in a note (the rest are counted)
+NO_DATA_KINDS = ("download_failed", "missing_file")  # findings that say why a member has no bars at all
 
 
 @dataclass
@@ -109,8 +110,11 @@ class SectorMembership:
         return f"{len(self.used)}/{len(self.declared)}"
 
     def note(self, report=None) -> str:
-        def why(ticker: str) -> str:
-            said = [f.detail for f in (report.findings if report else []) if f.ticker == ticker and f.action != "repaired"]
+        def why(ticker: str) -> str:  # for a member with no bars, what the source said about it
+            findings = report.findings if report is not None and self.left_out[ticker] == NO_BARS else []
+            said = [
+                f.detail for f in findings if f.ticker == ticker and (f.kind in NO_DATA_KINDS or f.action == "refused")
+            ]
             return said[0] if said else self.left_out[ticker]
 
         shown = sorted(self.left_out)[:MEMBERS_NAMED]

@@ -151,8 +151,9 @@ def sectors_from_constituents(text: str, declared, where: str) -> list[dict]:
     for line, cells in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in cells):
             continue
-        cell = lambda key: cells[col[key]].strip() if key in col and col[key] < len(cells) else ""  # noqa: E731
-        symbol, sector = cell("symbol"), cell("sector")
+        values = {k: cells[i].strip() for k, i in col.items() if i < len(cells)}
+        cell = values.get
+        symbol, sector = cell("symbol", ""), cell("sector", "")
         if not symbol or not sector:
             raise UniverseError(f"{where}:{line}: needs a symbol and a sector, got {','.join(cells)!r}")
         if symbol in seen:
@@ -162,15 +163,16 @@ def sectors_from_constituents(text: str, declared, where: str) -> list[dict]:
         s["members"].append(symbol)
         if "weight" in col:
             try:
-                weight = float(cell("weight"))
+                weight = float(cell("weight", ""))
             except ValueError:
                 weight = float("nan")
             if not weight > 0:
-                raise UniverseError(f"{where}:{line}: weight of {symbol} must be a positive number, got {cell('weight')!r}")
+                given = values.get("weight", "")
+                raise UniverseError(f"{where}:{line}: weight of {symbol} must be a positive number, got {given!r}")
             s.setdefault("weights", {})[symbol] = weight
-        for key, out in (("sub_industry", "sub_industries"), ("name", "member_names")):
+        for key, field_name in (("sub_industry", "sub_industries"), ("name", "member_names")):
             if cell(key):
-                s.setdefault(out, {})[symbol] = cell(key)
+                s.setdefault(field_name, {})[symbol] = values[key]
     if not by_sector:
         raise UniverseError(f"{where}: no members (only a header)")
     if not declared:

@@ -147,7 +147,7 @@ def load_yfinance(
         for i in range(0, len(group), max(batch, 1))
     ]
     deadline = _Deadline(deadline_s)
-    for (since, group), outcome in zip(batches, _run_batches(download, batches, deadline, cache_dir, parallel)):
+    for (_, group), outcome in zip(batches, _run_batches(download, batches, deadline, cache_dir, parallel)):
         if outcome is None:
             fetch.failed.update(
                 {t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group}
