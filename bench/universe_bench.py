@@ -112,16 +112,15 @@ def phase_scale_in_process(q):
 
 
 def phase_scale_cluster(q):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from features.config import FeatureConfig
     from features.dataset import MarketDataset
+    from features.distributed import local_cluster
 
     bars, universe, _ = _scale()
     t0 = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=CLUSTER_WORKERS, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0
-    )
+    cluster = local_cluster(CLUSTER_WORKERS, processes=True, memory_limit=0)  # no spilling: memory as it is
     t1 = time.perf_counter()
     with Client(cluster) as client:
         before = client.run(_peak_rss_mb)

@@ -56,23 +56,31 @@ def aggregate_on_cluster(client, blocks: Iterable[MemberBlock]) -> Partials:
     return total.result()
 
 
+def local_cluster(workers: int = 2, processes: bool = True, **kwargs):
+    """A quiet LocalCluster of one-thread workers: no dashboard, its HTTP endpoint on a free port (never a
+    warning about 8787 being taken by another cluster)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,
+        **kwargs,
+    )
+
+
 @contextlib.contextmanager
 def cluster_client(address: str, workers: int = 2, processes: bool = True) -> Iterator:
     """A distributed Client for `address` ("local": a LocalCluster started and stopped here)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - a dependency of the package
-        raise ConfigError("features.cluster needs the dask and distributed packages") from None
+    from distributed import Client
+
     if address == LOCAL:
         if workers < 1:
             raise ConfigError(f"features.cluster_workers must be at least 1, got {workers}")
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        cluster = local_cluster(workers, processes)
         try:
             with Client(cluster) as client:
                 yield client

@@ -103,8 +103,10 @@ def _from_demo(src: DataSource, universe: Universe, end) -> MarketData:
 def _from_yfinance(universe: Universe, cache_dir, budget: tuple, end, validation: ValidationConfig) -> MarketData:
     """`budget`: (deadline_s, batch, parallel) of the download."""
     deadline_s, batch, parallel = budget
+    # required first: if the deadline cuts a big universe short, it cuts members, not the benchmark
+    tickers = list(dict.fromkeys([*required_tickers(universe), *universe.tickers()]))
     fetch = yahoo.load_yfinance(
-        universe.tickers(), cache_dir, deadline_s=deadline_s, calendar=universe.calendar, batch=batch, parallel=parallel
+        tickers, cache_dir, deadline_s=deadline_s, calendar=universe.calendar, batch=batch, parallel=parallel
     )
     missing = [t for t in required_tickers(universe) if t not in fetch.raw]
     if missing:

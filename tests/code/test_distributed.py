@@ -33,9 +33,7 @@ def checksum(frame: pd.DataFrame) -> int:
 @pytest.fixture(scope="module")
 def cluster():
     """Two worker processes of one thread each: pickling and separate interpreters, as on a real cluster."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+    with distributed.local_cluster(2, processes=True) as c:
         yield c
 
 

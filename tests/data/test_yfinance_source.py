@@ -477,3 +477,45 @@ def test_what_yfinance_logs_ends_up_in_the_failure_message(tmp_path, monkeypatch
     assert "Could not resolve host" in fetch.failed["XLK"] and "empty frame" in fetch.failed["XLK"]
     assert "Could not resolve host" in fetch.notes[0]
     assert "DNSError" not in capfd.readouterr().err  # reported by us, not sprayed on stderr
+
+
+def test_big_universes_go_in_batches_a_few_at_once_within_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setattr(yahoo, "_HUNG", [])
+    days = pd.bdate_range("2024-06-03", "2024-06-28")
+    names = [f"T{i:02d}" for i in range(10)]
+    serve = FakeYahoo({t: prices(days, seed=i) for i, t in enumerate(names)})
+    release, lock, calls, running = threading.Event(), threading.Lock(), [], [0, 0]  # now, most at once
+
+    def download(tickers, start, end, timeout, cache_dir):
+        with lock:
+            calls.append(list(tickers))
+            running[0] += 1
+            running[1] = max(running)
+        if tickers[0] in ("T04", "T06"):  # the second wave never answers
+            release.wait(10)
+        with lock:
+            running[0] -= 1
+        return serve(tickers, start, end, timeout, cache_dir)
+
+    try:
+        fetch = load_yfinance(
+            names,
+            tmp_path,
+            deadline_s=1.0,
+            downloader=download,
+            now=AFTER_CLOSE,
+            start="2024-06-01",
+            batch=2,
+            parallel=2,
+        )
+    finally:
+        release.set()
+    assert sorted(map(tuple, calls)) == [("T00", "T01"), ("T02", "T03"), ("T04", "T05"), ("T06", "T07")]
+    assert running[1] == 2  # two at once, never more
+    assert sorted(fetch.refreshed) == names[:4]
+    assert all("timed out after 1 s" in fetch.failed[t] for t in names[4:8])
+    assert all("not attempted" in fetch.failed[t] for t in names[8:])  # the deadline left no time: named
+    # the next refresh asks for exactly what is still missing
+    again = FakeYahoo(serve.tables)
+    fetch = load_yfinance(names, tmp_path, deadline_s=5, downloader=again, now=AFTER_CLOSE, start="2024-06-01")
+    assert again.calls == [(names[4:], "2024-06-01")] and fetch.failed == {}
