@@ -138,3 +138,48 @@ def test_bad_universe_names_the_problem(raw, words):
 def test_unknown_universe_name_lists_the_shipped_ones():
     with pytest.raises(UniverseError, match="us_sectors"):
         load_universe("nope")
+
+
+def test_cap_weighted_index_does_not_jump_when_a_big_member_lists_or_leaves():
+    bars = _bars(
+        {
+            "IDX": [1] * 6,
+            "a1": [10, 10, 11, 11, 11, 11],
+            "a2": [None, None, 1000, 1500, 1500, None],  # lists on day 3 at 1000, doubles its cap, leaves on day 6
+            "a3": [10, 10, 10, 10, 10, 10],
+            "b1": [1] * 6,
+        }
+    )
+    p = sector_panels(bars, _universe(weights={"a1": 1.0, "a2": 50.0, "a3": 1.0}), max_fill=0, config=SHORT)
+    level = p.close["A"].to_numpy()
+    # constant shares = cap / last close; a day's weights are shares x the day before's close.
+    # Day 3: a2 only lists (no return yet, no weight): the level moves by a1's +10% against a3 alone
+    shares = {"a1": 1.0 / 11, "a3": 1.0 / 10}
+    w1, w3 = shares["a1"] * 10, shares["a3"] * 10
+    assert level[2] / level[1] == pytest.approx(1 + 0.1 * w1 / (w1 + w3))
+    # day 4: a2's +50% counts at its cap the day before (50 shares' worth at 1000 vs the others)
+    a2_shares = 50.0 / 1500
+    w = {"a1": shares["a1"] * 11, "a2": a2_shares * 1000, "a3": shares["a3"] * 10}
+    assert level[3] / level[2] == pytest.approx(1 + 0.5 * w["a2"] / sum(w.values()))
+    assert level[5] == pytest.approx(level[4])  # a2 leaves: the others are flat, so is the index
+    assert p.members["A"].tolist() == [2, 2, 3, 3, 3, 2]
+
+
+def test_members_with_too_little_history_are_left_out_and_named():
+    bars = _bars(
+        {
+            "IDX": [1] * 6,
+            "a1": [10, 11, 12.1, 13.31, 14.641, 16.1051],  # +10% a day
+            "a2": [None, None, None, None, 20, 40],  # two sessions: too short for min_member_sessions=3
+            "a3": [10, 11, 12.1, 13.31, 14.641, 16.1051],
+            "b1": [1] * 6,
+        }
+    )
+    p = sector_panels(bars, _universe(), max_fill=0, config=FeatureConfig(min_member_sessions=3))
+    np.testing.assert_allclose(p.close["A"].to_numpy(), 100 * 1.1 ** np.arange(6))  # a2's +100% is not in it
+    m = p.membership["A"]
+    assert m.count == "2/3" and m.left_out == {"a2": "only 2 sessions of history (fewer than 3)"}
+    assert p.membership_notes() == [
+        "sector A: 2/3 members used, left out a2: only 2 sessions of history (fewer than 3)"
+    ]
+    assert p.members["A"].tolist() == [2] * 6
