@@ -9,8 +9,9 @@ last bit: a partition never depends on the number of workers, sums never go thro
 (whose blocking may change with its thread count), and the reduction is one fixed left fold.
 
 The index (divisor logic without a divisor): a member counts on day t only if it has closes on
-t-1 and t, and the sector's return that day is the weighted mean of those members' returns, so
-a listing, a delisting or a dropped member never makes the level jump. Equal weight by default;
+t-1 and t (and, when it lists after the data starts, once it has min_sessions of them: seasoning),
+and the sector's return that day is the weighted mean of those members' returns, so a listing, a
+delisting or a dropped member never makes the level jump. Equal weight by default;
 with cap weights (a market cap per member as of the constituents file's date) the member's
 shares are taken as constant, weight_t = cap / last close * close_{t-1}: historical weights follow
 historical prices instead of carrying today's winners back in time. High/low/open are the
@@ -126,9 +127,17 @@ def member_partials(block: MemberBlock) -> Partials:
     for f in range(len(VALUE_COLUMNS)):
         dense[f][block.row, block.col] = block.values[f]
     open_, high, low, close, volume = dense
-    sessions = np.isfinite(close).sum(axis=0)
-    short = sessions < block.min_sessions
-    close[:, short] = np.nan  # left out: no return, no weight, no count
+    listed = np.isfinite(close)
+    sessions = listed.sum(axis=0)
+    short = sessions < block.min_sessions  # never seasoned: left out, and named
+    # Seasoning, decided day by day from the past only (so a later cut of the data changes nothing before
+    # it): a member counts once it has min_sessions closes, unless it already trades on the first date
+    # (its earlier history is simply not in the data).
+    fresh = listed.any(axis=0) & ~listed[0] if T else np.zeros(n, dtype=bool)
+    if block.min_sessions > 1 and fresh.any():
+        seasoning = np.cumsum(listed[:, fresh], axis=0) < block.min_sessions
+        close[:, fresh] = np.where(seasoning, np.nan, close[:, fresh])
+    close[:, short] = np.nan  # no return, no weight, no count
     left_out = {
         t: (NO_BARS if k == 0 else f"only {int(k)} sessions of history (fewer than {block.min_sessions})")
         for t, k, s in zip(block.tickers, sessions, short)

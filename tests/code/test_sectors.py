@@ -183,3 +183,22 @@ def test_members_with_too_little_history_are_left_out_and_named():
         "sector A: 2/3 members used, left out a2: only 2 sessions of history (fewer than 3)"
     ]
     assert p.members["A"].tolist() == [2] * 6
+
+
+def test_member_seasoning_is_causal():
+    """A member listed after the data starts counts once it has min_member_sessions closes, decided from the
+    past only: cutting the data ten sessions after it lists changes no sector value up to the cut."""
+    from features.sources.demo import demo_market
+
+    bars, universe = demo_market(sectors=3, stocks=20, years=3, seed=8, end="2024-06-28")
+    dates = np.sort(bars["date"].unique())
+    late = "S02_0005"
+    bars = bars[(bars["ticker"] != late) | (bars["date"] >= dates[300])].reset_index(drop=True)  # lists on day 300
+    cut = dates[310]
+    cfg = FeatureConfig(min_member_sessions=21)
+    full = sector_panels(bars, universe, config=cfg)
+    part = sector_panels(bars[bars["date"] <= cut].reset_index(drop=True), universe, config=cfg)
+    for field in ("open", "high", "low", "close", "volume", "members"):
+        np.testing.assert_array_equal(getattr(part, field).to_numpy(), getattr(full, field).loc[:cut].to_numpy())
+    assert late in part.membership["Sector 02"].left_out and late not in full.membership["Sector 02"].left_out
+    assert full.members["Sector 02"].loc[dates[319]] < full.members["Sector 02"].loc[dates[320]]  # counts from 21
