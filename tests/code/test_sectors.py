@@ -202,3 +202,16 @@ def test_member_seasoning_is_causal():
         np.testing.assert_array_equal(getattr(part, field).to_numpy(), getattr(full, field).loc[:cut].to_numpy())
     assert late in part.membership["Sector 02"].left_out and late not in full.membership["Sector 02"].left_out
     assert full.members["Sector 02"].loc[dates[319]] < full.members["Sector 02"].loc[dates[320]]  # counts from 21
+
+
+def test_a_current_members_only_universe_tags_its_runs_with_survivorship_bias():
+    from dataclasses import replace
+
+    from features.dataset import MarketDataset
+    from training.tracking import data_tags
+
+    bars = _bars({"IDX": [1] * 6, "a1": [1] * 6, "a2": [1] * 6, "a3": [1] * 6, "b1": [1] * 6})
+    plain = MarketDataset.from_bars(bars, _universe(), "demo", SHORT)
+    assert "survivorship_bias" not in data_tags(plain)
+    current = MarketDataset.from_bars(bars, replace(_universe(), current_members_only=True), "demo", SHORT)
+    assert "today's 4 members only" in data_tags(current)["survivorship_bias"]
