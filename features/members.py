@@ -111,8 +111,8 @@ def member_blocks(
             tickers=tuple(t for t, _, _ in part),
             sector=np.array([j for _, j, _ in part], dtype=np.int64),
             weight=np.array([w for _, _, w in part], dtype="float64"),
-            row=row[idx],
-            col=col,
+            row=row[idx].astype(np.int32),  # indices in 4 bytes: a quarter less to ship to a worker
+            col=col.astype(np.int32),
             values=tuple(c[idx] for c in columns),
             n_dates=n_dates,
             n_sectors=len(universe.sectors),
