@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from features.bars import VALUE_COLUMNS
 from features.errors import DataError, RequestError
 from features.members import NO_BARS, date_positions
 from features.universe import Universe
+
+if TYPE_CHECKING:
+    from features.config import FeatureConfig
 
 MEMBERS_NAMED = 20  # left-out members named per sector in a note (the rest are counted)
 NO_DATA_KINDS = ("download_failed", "missing_file")  # findings that say why a member has no bars at all
@@ -143,7 +147,9 @@ def _wide_numpy(
     return out
 
 
-def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5, config=None) -> SectorPanels:
+def sector_panels(
+    bars: pd.DataFrame, universe: Universe, max_fill: int = 5, config: FeatureConfig | None = None
+) -> SectorPanels:
     """Build the aligned panels for a universe from tidy bars (features.bars).
 
     Constituent sectors are aggregated by features.members, in-process or on the Dask cluster
