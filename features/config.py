@@ -37,6 +37,17 @@ class FeatureConfig:
     context_window: int = 21  # market-context changes and returns ("1m")
     # sources: the download deadline, the demo market's default knobs, the validation thresholds
     download_deadline_s: float = 60.0
+    download_batch: int = 50  # tickers per yf.download call (a 500-member universe is 10 calls) ...
+    download_parallel: int = 4  # ... this many at once, all within download_deadline_s
+    # constituent universes: members with fewer sessions of history are left out of their sector (named)
+    min_member_sessions: int = 21
+    # where member aggregation runs: "" in-process; "local" a LocalCluster of cluster_workers
+    # (processes unless cluster_processes is false); else a Dask scheduler address, e.g. tcp://host:8786.
+    # Every choice gives the same bits (features.members).
+    cluster: str = ""
+    cluster_workers: int = 2
+    cluster_processes: bool = True
+    partition_members: int = 256  # member slots per partition (the unit of work; never per worker count)
     demo: DemoKnobs = field(default_factory=DemoKnobs)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     news: NewsConfig = field(default_factory=NewsConfig)  # headlines and their sentiment (features/news)

@@ -52,7 +52,13 @@ class MarketDataset:
         uni = universe if isinstance(universe, Universe) else load_universe(universe)
         src = DataSource.parse(source, cfg.demo)
         market = load_market(
-            src, uni, cache_dir=cache_dir, deadline_s=cfg.download_deadline_s, validation=cfg.validation
+            src,
+            uni,
+            cache_dir=cache_dir,
+            deadline_s=cfg.download_deadline_s,
+            validation=cfg.validation,
+            batch=cfg.download_batch,
+            parallel=cfg.download_parallel,
         )
         return cls.from_market(market, market.universe or uni, cfg)
 
@@ -72,8 +78,10 @@ class MarketDataset:
     ) -> MarketDataset:
         cfg = config or FeatureConfig()
         src = DataSource.parse(source)
-        panels = sector_panels(bars, universe, max_fill=cfg.max_fill)
-        return cls(bars, universe, src, panels, cfg, report or ValidationReport(), tuple(notes))
+        panels = sector_panels(bars, universe, max_fill=cfg.max_fill, config=cfg)
+        report = report or ValidationReport()
+        notes = (*notes, *panels.membership_notes(report))  # a sector that lost members says so
+        return cls(bars, universe, src, panels, cfg, report, tuple(notes))
 
     # ---- point in time -------------------------------------------------------------------
     def upto(self, day) -> MarketDataset:

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.bars import VALUE_COLUMNS
 from features.errors import DataError, RequestError
+from features.members import NO_BARS, date_positions
 from features.universe import Universe
+
+if TYPE_CHECKING:
+    from features.config import FeatureConfig
+
+MEMBERS_NAMED = 20  # left-out members named per sector in a note (the rest are counted)
+NO_DATA_KINDS = ("download_failed", "missing_file")  # findings that say why a member has no bars at all
 
 
 @dataclass
@@ -29,6 +37,10 @@ class SectorPanels:
     benchmark: pd.DataFrame  # columns open/high/low/close/volume of the benchmark
     context: pd.DataFrame  # columns = context names (vix, yield_10y, ...), closes
     names: dict[str, str]  # sector key -> display name
+    # constituent universes only: members with a close each day (date x sector), and per sector
+    # who is in and who was left out (and why), so a shrunken sector is always reported
+    members: pd.DataFrame | None = None
+    membership: dict[str, SectorMembership] | None = None
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -69,77 +81,82 @@ class SectorPanels:
         """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""
         cut = lambda df: df.loc[: pd.Timestamp(as_of)]  # noqa: E731
         fields = {f: cut(getattr(self, f)) for f in VALUE_COLUMNS}
-        return SectorPanels(**fields, benchmark=cut(self.benchmark), context=cut(self.context), names=dict(self.names))
+        return SectorPanels(
+            **fields,
+            benchmark=cut(self.benchmark),
+            context=cut(self.context),
+            names=dict(self.names),
+            members=None if self.members is None else cut(self.members),
+            membership=self.membership,
+        )
+
+    def membership_notes(self, report=None) -> list[str]:
+        """One line per sector that lost members: how many of how many, who and why (from `report` when it
+        says, e.g. a failed download or a missing file)."""
+        return [m.note(report) for m in (self.membership or {}).values() if m.left_out]
+
+
+@dataclass(frozen=True)
+class SectorMembership:
+    """A constituent sector's members: declared, used, and the ones left out with the reason."""
+
+    sector: str
+    declared: tuple[str, ...]
+    left_out: dict[str, str]  # member -> why (no bars, too little history)
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return tuple(m for m in self.declared if m not in self.left_out)
+
+    @property
+    def count(self) -> str:
+        """`used/declared`, as reported next to the sector."""
+        return f"{len(self.used)}/{len(self.declared)}"
+
+    def note(self, report=None) -> str:
+        def why(ticker: str) -> str:  # for a member with no bars, what the source said about it
+            findings = report.findings if report is not None and self.left_out[ticker] == NO_BARS else []
+            said = [
+                f.detail for f in findings if f.ticker == ticker and (f.kind in NO_DATA_KINDS or f.action == "refused")
+            ]
+            return said[0] if said else self.left_out[ticker]
+
+        shown = sorted(self.left_out)[:MEMBERS_NAMED]
+        more = len(self.left_out) - len(shown)
+        names = "; ".join(f"{t}: {why(t)}" for t in shown) + (f"; and {more} more" if more > 0 else "")
+        return f"sector {self.sector}: {self.count} members used, left out {names}"
 
 
 def _wide_numpy(
-    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str], dates: pd.DatetimeIndex, fields
+    bars: pd.DataFrame, codes: np.ndarray, uniques: pd.Index, tickers: list[str], row: np.ndarray, n_dates: int, fields
 ) -> dict[str, np.ndarray]:
     """Scatter tidy bars into (date x ticker) arrays in one pass, without pandas pivots.
 
     ``codes``/``uniques`` are the ticker column factorised once by the caller and mapped to
-    columns here, so the cost does not grow with the number of tickers asked for.
+    columns here, so the cost does not grow with the number of tickers asked for; ``row`` is
+    each bar's date position (-1 off the dates), also computed once (features.members.date_positions).
     """
     col = pd.Index(tickers).get_indexer(uniques)[codes]
-    day = bars["date"].to_numpy(dtype="datetime64[ns]")
-    grid = dates.to_numpy(dtype="datetime64[ns]")
-    row = np.searchsorted(grid, day).clip(max=len(grid) - 1)
-    ok = (grid[row] == day) & (col >= 0)
+    ok = (row >= 0) & (col >= 0)
     flat = row[ok] * len(tickers) + col[ok]  # one flat scatter index for every field
     out = {}
     for f in fields:
-        arr = np.full(len(dates) * len(tickers), np.nan)
+        arr = np.full(n_dates * len(tickers), np.nan)
         arr[flat] = bars[f].to_numpy(dtype="float64")[ok]
-        out[f] = arr.reshape(len(dates), len(tickers))
+        out[f] = arr.reshape(n_dates, len(tickers))
     return out
 
 
-def _aggregate_members(arr: dict[str, np.ndarray], universe: Universe, members: list[str]) -> dict[str, np.ndarray]:
-    """Equal- (or cap-) weighted sector index from members' daily returns.
+def sector_panels(
+    bars: pd.DataFrame, universe: Universe, max_fill: int = 5, config: FeatureConfig | None = None
+) -> SectorPanels:
+    """Build the aligned panels for a universe from tidy bars (features.bars).
 
-    A member counts on day t only if it has closes on t-1 and t, so listings and delistings
-    inside the window neither jump the index nor leave it stale. High/low/open are the
-    members' weighted ratios to their close applied to the index level; volume is dollar volume.
-    """
-    close = arr["close"]
-    prev = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
-    ret = close / prev - 1.0
-    live = np.isfinite(ret)
-    pos = {t: i for i, t in enumerate(members)}
-    k = len(universe.sectors)
-    weights = np.zeros((len(members), k))
-    for j, s in enumerate(universe.sectors):
-        for m in s.members:
-            weights[pos[m], j] = (s.weights or {}).get(m, 1.0)
-    wsum = live.astype("float64") @ weights
-    sret = np.where(wsum > 0, np.where(live, ret, 0.0) @ weights / np.where(wsum > 0, wsum, 1.0), np.nan)
-    have = np.isfinite(close)
-    denom = have.astype("float64") @ weights  # weight of the members with a close that day
-    has_close = denom > 0
-    level = np.full(sret.shape, np.nan)
-    for j in range(k):  # k sectors, vectorised over time
-        started = np.flatnonzero(has_close[:, j])
-        if started.size == 0:
-            continue
-        first = started[0]
-        growth = np.nan_to_num(sret[first + 1 :, j], nan=0.0)
-        level[first, j] = 100.0
-        level[first + 1 :, j] = 100.0 * np.cumprod(1.0 + growth)
-        level[~has_close[:, j], j] = np.nan
-    out = {"close": level}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for f in ("open", "high", "low"):
-            ratio = arr[f] / close
-            ok = np.isfinite(ratio)
-            mean_ratio = np.where(ok, ratio, 0.0) @ weights / np.where(denom > 0, denom, np.nan)
-            out[f] = level * mean_ratio
-        dollar = np.where(have, np.nan_to_num(arr["volume"]) * close, 0.0)
-        out["volume"] = np.where(denom > 0, dollar @ (weights > 0).astype("float64"), np.nan)
-    return out
+    Constituent sectors are aggregated by features.members, in-process or on the Dask cluster
+    that ``config.cluster`` (a FeatureConfig) names; both give the same bits."""
+    from features.config import FeatureConfig
 
-
-def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> SectorPanels:
-    """Build the aligned panels for a universe from tidy bars (features.bars)."""
+    cfg = config or FeatureConfig()
     codes, uniques = pd.factorize(bars["ticker"])  # once: the one pass over the ticker column
     uniques = pd.Index(uniques).astype(str)
     bench_code = uniques.get_indexer([universe.benchmark])[0]
@@ -148,18 +165,29 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     bench_days = bars["date"].to_numpy(dtype="datetime64[ns]")[codes == bench_code]
     dates = pd.DatetimeIndex(np.unique(bench_days), name="date")
     keys = [s.key for s in universe.sectors]
-    sector_tickers = list(dict.fromkeys(universe.sector_tickers()))
+    columns = pd.Index(keys, name="sector")
     present = set(uniques)
     ctx_names = [n for n, t in universe.context.items() if t in present]
     ctx_tickers = [universe.context[n] for n in ctx_names]
+    constituents = universe.is_constituent_based
+    sector_tickers = [] if constituents else list(dict.fromkeys(universe.sector_tickers()))
     everything = list(dict.fromkeys([*sector_tickers, universe.benchmark, *ctx_tickers]))
-    wide = _wide_numpy(bars, codes, uniques, everything, dates, VALUE_COLUMNS)
+    row = date_positions(bars["date"].to_numpy(dtype="datetime64[ns]"), dates)
+    wide = _wide_numpy(bars, codes, uniques, everything, row, len(dates), VALUE_COLUMNS)
     column = {t: i for i, t in enumerate(everything)}
-    sector_cols = [column[t] for t in sector_tickers]
-    arrays = {f: wide[f][:, sector_cols] for f in VALUE_COLUMNS}
-    if universe.is_constituent_based:
-        arrays = _aggregate_members(arrays, universe, sector_tickers)
-    panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in VALUE_COLUMNS}
+    members, membership = None, None
+    if constituents:
+        from features.distributed import aggregate_members
+
+        arrays, total = aggregate_members(bars, codes, uniques, row, len(dates), universe, cfg)
+        members = pd.DataFrame(arrays["members"].astype("int64"), index=dates, columns=columns)
+        membership = {
+            s.key: SectorMembership(s.name, s.members, {m: total.left_out[m] for m in s.members if m in total.left_out})
+            for s in universe.sectors
+        }
+    else:
+        arrays = {f: wide[f][:, [column[t] for t in sector_tickers]] for f in VALUE_COLUMNS}
+    panels = {f: pd.DataFrame(arrays[f], index=dates, columns=columns) for f in VALUE_COLUMNS}
     # a sector missing a few sessions keeps its last price (volume 0), not a hole; "alive" looks
     # only backwards so that nothing on date t depends on whether the series resumes later
     alive = panels["close"].notna().cummax()
@@ -171,4 +199,11 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     benchmark = pd.DataFrame({f: wide[f][:, b] for f in VALUE_COLUMNS}, index=dates)
     context = pd.DataFrame(wide["close"][:, [column[t] for t in ctx_tickers]], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
-    return SectorPanels(**panels, benchmark=benchmark, context=context, names={s.key: s.name for s in universe.sectors})
+    return SectorPanels(
+        **panels,
+        benchmark=benchmark,
+        context=context,
+        names={s.key: s.name for s in universe.sectors},
+        members=members,
+        membership=membership,
+    )

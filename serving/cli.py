@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from features import cli as features_cli
+from features import universe_cli
 from features.errors import SectorHeatmapError
 from features.findings import DataValidationError
 from features.news import cli as news_cli
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (features_cli, training_cli, serving_cli, news_cli):
         module.register(sub)
+    universe_cli.register(sub)  # `sector-heatmap universes`
     return parser
 
 

@@ -54,6 +54,8 @@ def data_tags(ds: MarketDataset) -> dict[str, str]:
         "data_hash": ds.data_hash,
         "data_through": "n/a" if through is None else str(through.date()),
         "universe": ds.universe.name,
+        # today's members only (sp500): every backtest figure of the run carries survivorship bias
+        **({"survivorship_bias": note} if (note := ds.universe.survivorship_note) else {}),
     }
 
 

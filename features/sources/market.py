@@ -29,30 +29,41 @@ def load_market(
     deadline_s: float = 60,
     end=None,
     validation: ValidationConfig = DEFAULT_CONFIG,
+    batch: int = yahoo.BATCH,
+    parallel: int = yahoo.PARALLEL,
 ) -> MarketData:
     """Bars for `universe` from `source` (a DataSource, or a spec: auto, yfinance, csv:DIR, demo[:k=v,...]).
 
     ``end`` (a date) cuts the data at that day: the point-in-time view, and the demo's last day.
     """
     src = DataSource.parse(source)
-    if src.kind == "csv":
-        return _from_csv(src, universe, end, validation)
-    if src.kind == "demo":
-        return _from_demo(src, universe, end)
-    if src.kind == "yfinance":
-        return _from_yfinance(universe, cache_dir, deadline_s, end, validation)
     if src.kind == "cache":
         raise SourceError("the yfinance cache is a fallback of auto, not a source to ask for; use auto or yfinance")
-    return _auto(universe, cache_dir, deadline_s, end, validation)
+    if src.kind == "csv":
+        market = _from_csv(src, universe, end, validation)
+    elif src.kind == "demo":
+        market = _from_demo(src, universe, end)
+    elif src.kind == "yfinance":
+        market = _from_yfinance(universe, cache_dir, (deadline_s, batch, parallel), end, validation)
+    else:
+        market = _auto(universe, cache_dir, (deadline_s, batch, parallel), end, validation)
+    note = (market.universe or universe).survivorship_note
+    if note:  # every result over history is shown with it (CLI, responses, MLflow notes)
+        market.notes.append(note)
+    return market
 
 
 def required_tickers(universe: Universe) -> list[str]:
-    return list(dict.fromkeys([*universe.sector_tickers(), universe.benchmark]))
+    """The benchmark and every sector ETF. Constituents are not required one by one: a member
+    without data is left out of its sector and named (features.sectors.SectorMembership)."""
+    etfs = [s.ticker for s in universe.sectors if s.ticker]
+    return list(dict.fromkeys([*etfs, universe.benchmark]))
 
 
 def optional_tickers(universe: Universe) -> list[str]:
     required = set(required_tickers(universe))
-    return [t for t in dict.fromkeys(universe.context.values()) if t not in required]
+    members = [m for s in universe.sectors for m in s.members]
+    return [t for t in dict.fromkeys([*members, *universe.context.values()]) if t not in required]
 
 
 # -- csv -------------------------------------------------------------------------------------
@@ -89,8 +100,14 @@ def _from_demo(src: DataSource, universe: Universe, end) -> MarketData:
 
 
 # -- yfinance --------------------------------------------------------------------------------
-def _from_yfinance(universe: Universe, cache_dir, deadline_s: float, end, validation: ValidationConfig) -> MarketData:
-    fetch = yahoo.load_yfinance(universe.tickers(), cache_dir, deadline_s=deadline_s, calendar=universe.calendar)
+def _from_yfinance(universe: Universe, cache_dir, budget: tuple, end, validation: ValidationConfig) -> MarketData:
+    """`budget`: (deadline_s, batch, parallel) of the download."""
+    deadline_s, batch, parallel = budget
+    # required first: if the deadline cuts a big universe short, it cuts members, not the benchmark
+    tickers = list(dict.fromkeys([*required_tickers(universe), *universe.tickers()]))
+    fetch = yahoo.load_yfinance(
+        tickers, cache_dir, deadline_s=deadline_s, calendar=universe.calendar, batch=batch, parallel=parallel
+    )
     missing = [t for t in required_tickers(universe) if t not in fetch.raw]
     if missing:
         why = "; ".join(f"{t}: {fetch.failed.get(t, 'no data')}" for t in missing)
@@ -122,7 +139,7 @@ def _validated(
 
 
 # -- auto ------------------------------------------------------------------------------------
-def _auto(universe: Universe, cache_dir, deadline_s: float, end, validation: ValidationConfig) -> MarketData:
+def _auto(universe: Universe, cache_dir, budget: tuple, end, validation: ValidationConfig) -> MarketData:
     """yfinance when reachable, else the cache, else the demo market; every step is noted.
 
     Only unavailable data falls back; data that fails validation (DataValidationError) is
@@ -131,9 +148,9 @@ def _auto(universe: Universe, cache_dir, deadline_s: float, end, validation: Val
     cache_dir = fetch_dir(cache_dir)
     required = required_tickers(universe)
     why = "network unavailable"
-    if yahoo.probe(min(yahoo.PROBE_DEADLINE_S, deadline_s)):
+    if yahoo.probe(min(yahoo.PROBE_DEADLINE_S, budget[0])):
         try:
-            return _from_yfinance(universe, cache_dir, deadline_s, end, validation)
+            return _from_yfinance(universe, cache_dir, budget, end, validation)
         except SourceError as exc:
             why = f"yfinance failed ({exc})"
     cached = yahoo.read_cache(universe.tickers(), cache_dir)

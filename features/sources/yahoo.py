@@ -9,6 +9,8 @@ Why this shape:
   its timeout. So every download runs in a daemon thread behind a hard deadline (with
   yfinance's own non-daemon worker threads off, so an abandoned call never holds the process
   open), and an empty or all-NaN ticker counts as a failure that is named, never silently skipped.
+  Big universes (500 members) go in batches of tickers, a few batches at once, all under the
+  same deadline; what it leaves no time for is named and asked for first by the next refresh.
 * ``auto_adjust=True`` prices are adjusted as of the download day: after a dividend or split
   Yahoo's whole history moves. When the overlap shows that, the cached history is rescaled
   to the new basis (reported as a repair) instead of leaving a step where the blocks meet.
@@ -19,7 +21,6 @@ by the other sources).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -51,6 +52,8 @@ ERRORS_ATTR = "yfinance_errors"  # frame.attrs key: the errors yfinance logged d
 SAID = "; yfinance said: "
 CSV_HEADER = ("Date", "Close", "High", "Low", "Open", "Volume")  # what yfinance's to_csv writes
 WHERE = "yfinance"
+BATCH = 50  # tickers per yf.download call (FeatureConfig.download_batch)
+PARALLEL = 4  # calls at once (FeatureConfig.download_parallel); yfinance keeps its state per call
 
 # (tickers, start, end, timeout_s, cache_dir) -> the frame yf.download returns
 Downloader = Callable[[list[str], str, "str | None", float, Path], pd.DataFrame]
@@ -109,12 +112,16 @@ def load_yfinance(
     calendar: str = "XNYS",
     downloader: Downloader | None = None,
     now: pd.Timestamp | None = None,
+    batch: int = BATCH,
+    parallel: int = PARALLEL,
 ) -> YahooFetch:
     """Refresh the cache for `tickers` from Yahoo (within `deadline_s` in total) and return it all.
 
     Tickers already holding the last completed session are not asked for. The others are
-    grouped by first missing date, one ``yf.download`` per group. A failed ticker keeps its
-    cached rows (listed in ``stale``) or has none (``missing``); both are in ``failed``.
+    grouped by first missing date, one ``yf.download`` per `batch` tickers of a group, up to
+    `parallel` at once. A failed ticker keeps its cached rows (listed in ``stale``) or has none
+    (``missing``); both are in ``failed``. Batches the deadline leaves no time for are named as
+    not attempted: the next refresh asks for them first (they have the oldest data).
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -134,26 +141,25 @@ def load_yfinance(
         since = pd.Timestamp(start) if last is None else last - pd.Timedelta(days=OVERLAP_DAYS)
         groups.setdefault(since.strftime("%Y-%m-%d"), []).append(ticker)
 
+    batches = [
+        (since, group[i : i + max(batch, 1)])
+        for since, group in sorted(groups.items())
+        for i in range(0, len(group), max(batch, 1))
+    ]
     deadline = _Deadline(deadline_s)
-    for since, group in sorted(groups.items()):
-        if deadline.left() <= 0:
+    for (_, group), outcome in zip(batches, _run_batches(download, batches, deadline, cache_dir, parallel)):
+        if outcome is None:
             fetch.failed.update(
                 {t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group}
             )
             continue
-        try:
-            frame = _with_deadline(
-                functools.partial(_download_group, download, group, since, deadline, cache_dir),
-                deadline.left(),
-            )
-        except DownloadTimeout:
+        if isinstance(outcome, DownloadTimeout):
             fetch.failed.update({t: f"download timed out after {deadline_s:g} s" for t in group})
-            deadline.expire()  # a dead network: do not queue more calls behind a hung one
             continue
-        except Exception as exc:
-            fetch.failed.update({t: f"download failed: {type(exc).__name__}: {exc}" for t in group})
+        if isinstance(outcome, BaseException):
+            fetch.failed.update({t: f"download failed: {type(outcome).__name__}: {outcome}" for t in group})
             continue
-        fresh, why = split_download(frame, group)
+        fresh, why = split_download(outcome, group)
         fetch.failed.update(why)
         for ticker, rows in fresh.items():
             rows = rows[rows["date"] <= complete]  # today's bar is partial until the close
@@ -408,46 +414,70 @@ class _Deadline:
     """One budget shared by all the downloads of a refresh."""
 
     def __init__(self, seconds: float):
+        self.seconds = float(seconds)
         self._end = time.monotonic() + float(seconds)
 
     def left(self) -> float:
         return self._end - time.monotonic()
 
-    def expire(self) -> None:
-        self._end = time.monotonic()
-
 
 _HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnostics and tests only)
 
 
-def _with_deadline(fn: Callable[[], object], seconds: float):
-    """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
+def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Deadline, cache_dir, parallel: int):
+    """Each batch's frame, exception, DownloadTimeout (still running at the deadline) or None (never
+    started), in batch order. Up to `parallel` daemon threads take batches in order and stop taking
+    new ones once the deadline has passed; whatever still runs then is abandoned (a daemon
+    thread nobody joins), so a download that never returns never holds the process open either.
 
-    A daemon thread that nobody joins, not an executor: executor workers are joined at
-    interpreter exit, which would turn a hung download back into a hung command. An earlier
-    download still hanging does not stop this one: each call is bounded by its own deadline
-    (yf.download keeps its state per call), so a later refresh always gets its attempt.
+    Hand-written rather than an executor: executor workers are joined at interpreter exit, which
+    would turn a hung download back into a hung command.
     """
     _HUNG[:] = [t for t in _HUNG if t.is_alive()]
-    box: dict[str, object] = {}
-    done = threading.Event()
+    outcomes: list[object] = [None] * len(batches)
+    state = {"next": 0, "done": 0}
+    lock, finished = threading.Lock(), threading.Event()
+    running: dict[int, threading.Thread] = {}
 
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
+    def take() -> int | None:
+        with lock:
+            i = state["next"]
+            if i >= len(batches) or deadline.left() <= 0:
+                return None
+            state["next"] = i + 1
+            running[i] = threading.current_thread()
+            return i
 
-    worker = threading.Thread(target=run, name="yfinance-download", daemon=True)
-    worker.start()
-    if not done.wait(max(seconds, 0.0)):
-        _HUNG.append(worker)
-        raise DownloadTimeout(f"no answer within {seconds:.3g} s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]
+    def work() -> None:
+        while (i := take()) is not None:
+            since, group = batches[i]
+            try:
+                value: object = _download_group(download, group, since, deadline, cache_dir)
+            except BaseException as exc:
+                value = exc
+            with lock:
+                outcomes[i] = value
+                running.pop(i, None)
+                state["done"] += 1
+        with lock:
+            if not running and (state["next"] >= len(batches) or deadline.left() <= 0):
+                finished.set()
+
+    threads = [
+        threading.Thread(target=work, name=f"yfinance-download-{k}", daemon=True)
+        for k in range(min(max(parallel, 1), len(batches)))
+    ]
+    if not threads:
+        return outcomes
+    for t in threads:
+        t.start()
+    finished.wait(max(deadline.left(), 0.0))
+    with lock:
+        for i, thread in running.items():  # still running at the deadline: abandoned
+            outcomes[i] = DownloadTimeout(f"no answer within {deadline.seconds:.3g} s")
+            _HUNG.append(thread)
+        state["next"] = len(batches)  # nothing more is started
+        return list(outcomes)
 
 
 def probe(deadline_s: float = PROBE_DEADLINE_S) -> bool:

@@ -125,10 +125,10 @@ def test_hanging_download_is_abandoned_at_the_deadline(tmp_path, hanging):
         "Date,Close,High,Low,Open,Volume\n" + "".join(f"{d:%Y-%m-%d},10,11,9,10,100\n" for d in days)
     )  # cached: a second group, from 2024-06-07
     t0 = time.monotonic()
-    fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=download, now=AFTER_CLOSE)
+    fetch = load_yfinance(["XLK", "XLF"], tmp_path, deadline_s=0.5, downloader=download, now=AFTER_CLOSE, parallel=1)
     elapsed = time.monotonic() - t0
     assert elapsed < 2.0, elapsed
-    assert len(calls) == 1  # after a timeout no further call is queued behind the hung one
+    assert len(calls) == 1  # one at a time: after the deadline no further call is started behind the hung one
     assert "timed out" in fetch.failed[calls[0][0][0]]
     assert set(fetch.failed) == {"XLK", "XLF"}
     assert fetch.stale == ["XLK"] and fetch.missing == ["XLF"]  # XLK still served from its cache
@@ -477,3 +477,45 @@ def test_what_yfinance_logs_ends_up_in_the_failure_message(tmp_path, monkeypatch
     assert "Could not resolve host" in fetch.failed["XLK"] and "empty frame" in fetch.failed["XLK"]
     assert "Could not resolve host" in fetch.notes[0]
     assert "DNSError" not in capfd.readouterr().err  # reported by us, not sprayed on stderr
+
+
+def test_big_universes_go_in_batches_a_few_at_once_within_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setattr(yahoo, "_HUNG", [])
+    days = pd.bdate_range("2024-06-03", "2024-06-28")
+    names = [f"T{i:02d}" for i in range(10)]
+    serve = FakeYahoo({t: prices(days, seed=i) for i, t in enumerate(names)})
+    release, lock, calls, running = threading.Event(), threading.Lock(), [], [0, 0]  # now, most at once
+
+    def download(tickers, start, end, timeout, cache_dir):
+        with lock:
+            calls.append(list(tickers))
+            running[0] += 1
+            running[1] = max(running)
+        if tickers[0] in ("T04", "T06"):  # the second wave never answers
+            release.wait(10)
+        with lock:
+            running[0] -= 1
+        return serve(tickers, start, end, timeout, cache_dir)
+
+    try:
+        fetch = load_yfinance(
+            names,
+            tmp_path,
+            deadline_s=1.0,
+            downloader=download,
+            now=AFTER_CLOSE,
+            start="2024-06-01",
+            batch=2,
+            parallel=2,
+        )
+    finally:
+        release.set()
+    assert sorted(map(tuple, calls)) == [("T00", "T01"), ("T02", "T03"), ("T04", "T05"), ("T06", "T07")]
+    assert running[1] == 2  # two at once, never more
+    assert sorted(fetch.refreshed) == names[:4]
+    assert all("timed out after 1 s" in fetch.failed[t] for t in names[4:8])
+    assert all("not attempted" in fetch.failed[t] for t in names[8:])  # the deadline left no time: named
+    # the next refresh asks for exactly what is still missing
+    again = FakeYahoo(serve.tables)
+    fetch = load_yfinance(names, tmp_path, deadline_s=5, downloader=again, now=AFTER_CLOSE, start="2024-06-01")
+    assert again.calls == [(names[4:], "2024-06-01")] and fetch.failed == {}
