@@ -29,6 +29,9 @@ class SectorPanels:
     benchmark: pd.DataFrame  # columns open/high/low/close/volume of the benchmark
     context: pd.DataFrame  # columns = context names (vix, yield_10y, ...), closes
     names: dict[str, str]  # sector key -> display name
+    # constituent universes only: members' closes, date x (sector, ticker) columns, forward-filled like the
+    # sector closes (features/breadth.py reads them); None for a universe of one series per sector
+    members: pd.DataFrame | None = None
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -69,7 +72,10 @@ class SectorPanels:
         """The panels as they were known at the close of `as_of` (used for causality and as_of requests)."""
         cut = lambda df: df.loc[: pd.Timestamp(as_of)]  # noqa: E731
         fields = {f: cut(getattr(self, f)) for f in VALUE_COLUMNS}
-        return SectorPanels(**fields, benchmark=cut(self.benchmark), context=cut(self.context), names=dict(self.names))
+        members = None if self.members is None else cut(self.members)
+        return SectorPanels(
+            **fields, benchmark=cut(self.benchmark), context=cut(self.context), names=dict(self.names), members=members
+        )
 
 
 def _wide_numpy(
@@ -157,7 +163,9 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     column = {t: i for i, t in enumerate(everything)}
     sector_cols = [column[t] for t in sector_tickers]
     arrays = {f: wide[f][:, sector_cols] for f in VALUE_COLUMNS}
+    members = None
     if universe.is_constituent_based:
+        members = _member_closes(arrays["close"], universe, sector_tickers, dates, max_fill)
         arrays = _aggregate_members(arrays, universe, sector_tickers)
     panels = {f: pd.DataFrame(arrays[f], index=dates, columns=pd.Index(keys, name="sector")) for f in VALUE_COLUMNS}
     # a sector missing a few sessions keeps its last price (volume 0), not a hole; "alive" looks
@@ -171,4 +179,21 @@ def sector_panels(bars: pd.DataFrame, universe: Universe, max_fill: int = 5) -> 
     benchmark = pd.DataFrame({f: wide[f][:, b] for f in VALUE_COLUMNS}, index=dates)
     context = pd.DataFrame(wide["close"][:, [column[t] for t in ctx_tickers]], index=dates, columns=ctx_names)
     context = context.ffill(limit=max_fill) if max_fill > 0 else context
-    return SectorPanels(**panels, benchmark=benchmark, context=context, names={s.key: s.name for s in universe.sectors})
+    return SectorPanels(
+        **panels,
+        benchmark=benchmark,
+        context=context,
+        names={s.key: s.name for s in universe.sectors},
+        members=members,
+    )
+
+
+def _member_closes(
+    close: np.ndarray, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex, max_fill: int
+) -> pd.DataFrame:
+    """Members' closes, columns (sector key, ticker) in universe order; a short gap keeps the last close."""
+    pos = {t: i for i, t in enumerate(tickers)}
+    pairs = [(s.key, m) for s in universe.sectors for m in s.members]
+    cols = pd.MultiIndex.from_tuples(pairs, names=["sector", "ticker"])
+    out = pd.DataFrame(close[:, [pos[m] for _, m in pairs]], index=dates, columns=cols)
+    return out.ffill(limit=max_fill) if max_fill > 0 else out
