@@ -40,6 +40,7 @@ TOOLS = {
     "get_market_overview",
     "get_macro_indicators",
     "get_sector_rotation",
+    "get_sector_drilldown",
     "get_sector_forecast",
     "get_stock_analysis",
     "list_universes",
