@@ -67,7 +67,7 @@ INSTRUCTIONS = (
 # The request vocabulary (serving/config.py ServingConfig and features/overview.py MACRO): the schemas'
 # enums. A YAML that changes the timeframes or metrics gets its own enums at build time (_vocabulary).
 Timeframe = Literal["1D", "1W", "1M", "3M"]
-Metric = Literal["performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted"]
+Metric = Literal["performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted", "breadth"]
 Horizon = Literal["1W", "1M", "3M"]
 Indicator = Literal[
     "vix",

@@ -118,6 +118,15 @@ class DescriptiveCells(StrictBody):
     sentiment_score: float | None = Field(
         None, description="market-implied sentiment 0-1: mean of RSI and money-flow index (metric sentiment_score)"
     )
+    breadth_above_sma_pct: dict[str, float | None] | None = Field(
+        None, description="window (sessions) -> % of members above their average (metric breadth; constituents only)"
+    )
+    breadth_net_advancers_pct: float | None = Field(
+        None, description="advancers minus decliners over the timeframe, % of members (metric breadth)"
+    )
+    breadth_net_highs_pct: float | None = Field(
+        None, description="new 52-week closing highs minus lows, % of members (metric breadth)"
+    )
 
 
 class PredictedCell(StrictBody):
@@ -338,8 +347,11 @@ class ErrorResponse(StrictBody):
 
 
 # ---- POST /rotation (the rotation graph; the body is the get_sector_rotation tool's) -------------------
+SessionDate = date  # (a field named `date` cannot be annotated `date`)
+
+
 class RotationTailPoint(StrictBody):
-    date: date = Field(description="the week's last session (the head: as_of)")
+    date: SessionDate = Field(description="the week's last session (the head: as_of)")
     rs_ratio: float = Field(description="RS-ratio on that date: 100 + 10 x trailing z-score of relative strength")
     rs_momentum: float = Field(description="RS-momentum on that date: 100 + 10 x trailing z-score of its change")
 
