@@ -247,8 +247,8 @@ def check_tool_schemas(tools, cfg: ServingConfig = CFG) -> None:
     assert list(by_name["get_macro_indicators"].input_schema["properties"]) == ["indicators", "as_of"]
     assert by_name["get_stock_analysis"].input_schema["required"] == ["ticker"]
     assert by_name["list_universes"].input_schema["properties"] == {}
-    for name in ("get_market_overview", "get_sector_rotation"):
-        assert list(by_name[name].input_schema["properties"]) == ["universe", "as_of"]
+    assert list(by_name["get_market_overview"].input_schema["properties"]) == ["universe", "as_of"]
+    assert list(by_name["get_sector_rotation"].input_schema["properties"]) == ["universe", "as_of", "tail_weeks"]
     heat_out = by_name["get_sector_heatmap"].output_schema["properties"]
     assert {"sectors", "health", "market_context", "market_overview", "skill", "stale"} <= set(heat_out)
 
@@ -441,7 +441,9 @@ def mcp_command() -> list[str]:
 
 def server_env(store) -> dict[str, str]:
     # stdio_client passes only a safe subset of the environment (PATH, HOME, ...) plus this
-    return {STORE_ENV: str(store), "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    # (PYTHONPATH passes through so a checkout that is not the installed one serves its own code)
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+    return {STORE_ENV: str(store), "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1", **path}
 
 
 class StdioMcp:
