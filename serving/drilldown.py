@@ -91,10 +91,10 @@ def rotation_picture(rot: dict) -> RotationPicture:
         ("improving", pad, pad, cx - pad, cy - pad, QUADRANTS["improving"][0]),
     ]
     labels = [
-        ("Leading", right - 6, pad + 16, "end"),
-        ("Weakening", right - 6, bottom - 8, "end"),
-        ("Lagging", pad + 6, bottom - 8, "start"),
-        ("Improving", pad + 6, pad + 16, "start"),
+        ("Leading", float(right - 6), float(pad + 16), "end"),
+        ("Weakening", float(right - 6), float(bottom - 8), "end"),
+        ("Lagging", float(pad + 6), float(bottom - 8), "start"),
+        ("Improving", float(pad + 6), float(pad + 16), "start"),
     ]
     step = 5.0 if x1 - x0 <= 40 else 10.0
     ticks = lambda lo, hi: [v for v in (100.0 + step * k for k in range(-20, 21)) if lo <= v <= hi]  # noqa: E731

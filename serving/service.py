@@ -175,8 +175,7 @@ class SectorHeatmap:
         if kind == "html":  # the dashboard: the heatmap, the rotation graph and the matrix of the same day
             rotation, matrix = await dashboard_parts(raw)
             served = list(self.state.universes)
-            extras = {"rotation": rotation, "matrix": matrix, "universes": served, "links": True}
-            render = lambda: heatmap_html(json.loads(body), **extras).encode()  # noqa: E731
+            render = lambda: heatmap_html(json.loads(body), rotation, matrix, served, links=True).encode()  # noqa: E731
         else:
             render = lambda: heatmap_png(json.loads(body))  # noqa: E731
         return await self.cache.get_or_compute((kind, *key), render)
