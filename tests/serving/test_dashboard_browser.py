@@ -8,29 +8,14 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from test_browser import PAGE_TIMEOUT_MS as TIMEOUT_MS
+from test_browser import browser  # noqa: F401  (the one Chromium fixture, reused)
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-TIMEOUT_MS = 30_000
 CONSTITUENTS = "demo:sectors=4,stocks=12,years=3,seed=5"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +46,7 @@ def screenshot(page, path: Path) -> None:
     assert white < 0.97, f"{path.name}: {white:.1%} white"
 
 
-def test_dashboard_controls_and_links(browser, live_server, shots):
+def test_dashboard_controls_and_links(browser, live_server, shots):  # noqa: F811
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     try:
         resp = page.goto(f"{live_server.url}/ui/heatmap?timeframe=1M", timeout=TIMEOUT_MS)
@@ -108,7 +93,7 @@ def test_dashboard_controls_and_links(browser, live_server, shots):
         page.close()
 
 
-def test_sector_drilldown_with_members(browser, members_server, shots):
+def test_sector_drilldown_with_members(browser, members_server, shots):  # noqa: F811
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     try:
         resp = page.goto(f"{members_server.url}/ui/heatmap?metrics=performance,breadth", timeout=TIMEOUT_MS)
