@@ -16,6 +16,8 @@ library computes across a cross-section; the per-member averages are pandas roll
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -56,59 +58,77 @@ def breadth_columns(cfg: FeatureConfig) -> list[str]:
     ]
 
 
-def _membership(members: pd.DataFrame, sectors: list[str]) -> np.ndarray:
-    """(members x sectors) 0/1 matrix: counts per sector are one matrix product."""
-    of = members.columns.get_level_values("sector")
-    return (np.asarray(of)[:, None] == np.asarray(sectors)[None, :]).astype("float64")
+def _groups(members: pd.DataFrame, sectors: list[str]) -> list[slice | None]:
+    """Per sector, its members' column slice (contiguous: the columns are in universe order); None if none."""
+    of = np.asarray(members.columns.get_level_values("sector"))
+    out: list[slice | None] = []
+    for key in sectors:
+        idx = np.flatnonzero(of == key)
+        out.append(slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else None)
+    return out
 
 
-def _share(cond: np.ndarray, eligible: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Per (date, sector): share of eligible members meeting `cond`; NaN where none is eligible."""
-    n = eligible.astype("float64") @ m
-    k = (cond & eligible).astype("float64") @ m
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, k / np.where(n > 0, n, 1.0), np.nan)
+def _valid_run(have: np.ndarray, w: int) -> np.ndarray:
+    """True where the last `w` sessions (this one included) all have a price."""
+    csum = np.cumsum(have, axis=0, dtype=np.int32)
+    lagged = np.zeros_like(csum)
+    lagged[w:] = csum[: len(csum) - w]
+    return csum - lagged == w
 
 
-def member_conditions(close: pd.DataFrame, cfg: FeatureConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per breadth column: (condition, eligible) boolean (date x member) arrays; net columns use +1/-1 pairs.
+def _trailing_mean(c: np.ndarray, have: np.ndarray, w: int) -> np.ndarray:
+    """Mean of the last `w` closes where all are present (pandas' rolling(w, min_periods=w)), by cumulative
+    sums: one pass for 2,000 members instead of one rolling object per column."""
+    csum = np.cumsum(np.where(have, c, 0.0), axis=0)
+    lagged = np.zeros_like(csum)
+    lagged[w:] = csum[: len(csum) - w]
+    return np.where(_valid_run(have, w), (csum - lagged) / w, np.nan)
 
-    For net columns the condition array holds the sign (+1, -1, 0) as floats."""
+
+def _trailing_extremes(c: np.ndarray, have: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(max, min, full window) of the last `w` closes: scipy's running max/min (van Herk), shifted to trail."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    origin = (w - 1) // 2  # the window [t - w + 1, t]: nothing after t
+    hi = maximum_filter1d(np.where(have, c, -np.inf), w, axis=0, mode="nearest", origin=origin)
+    lo = minimum_filter1d(np.where(have, c, np.inf), w, axis=0, mode="nearest", origin=origin)
+    return hi, lo, _valid_run(have, w)
+
+
+def member_conditions(close: pd.DataFrame, cfg: FeatureConfig) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Per breadth column: (name, condition, eligible), (date x member) arrays, one column at a time (the
+    scale case holds 2,000 members: all at once would be ~10 arrays of 80 MB).
+
+    For `above_sma` columns the condition is boolean; for net columns it is the sign (+1, -1, 0) as int8."""
     c = close.to_numpy(dtype="float64")
     have = np.isfinite(c)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for w in cfg.trend_windows:
-        sma = close.rolling(w, min_periods=w).mean().to_numpy()
-        ok = have & np.isfinite(sma)
-        out[above_sma(w)] = (np.where(ok, c > sma, False), ok)
-    for name, w in cfg.return_windows.items():
-        before = close.shift(w).to_numpy()
-        ok = have & np.isfinite(before)
-        with np.errstate(invalid="ignore"):
-            out[net_advancers(name)] = (np.where(ok, np.sign(c - before), 0.0), ok)
-    year = cfg.sessions_per_year
-    hi = close.rolling(year, min_periods=year).max().to_numpy()
-    lo = close.rolling(year, min_periods=year).min().to_numpy()
-    ok = have & np.isfinite(hi)
-    sign = np.where(ok & (c >= hi), 1.0, 0.0) - np.where(ok & (c <= lo), 1.0, 0.0)
-    out[NET_HIGHS] = (sign, ok)
-    return out
+    with np.errstate(invalid="ignore"):
+        for w in cfg.trend_windows:
+            sma = _trailing_mean(c, have, w)
+            ok = have & np.isfinite(sma)
+            yield above_sma(w), ok & (c > sma), ok
+        for name, w in cfg.return_windows.items():
+            before = np.full_like(c, np.nan)
+            before[w:] = c[: len(c) - w]
+            ok = have & np.isfinite(before)
+            yield net_advancers(name), np.where(ok, np.sign(c - before), 0.0).astype(np.int8), ok
+        hi, lo, ok = _trailing_extremes(c, have, cfg.sessions_per_year)
+        ok &= have
+        yield NET_HIGHS, (ok & (c >= hi)).astype(np.int8) - (ok & (c <= lo)).astype(np.int8), ok
 
 
 def breadth_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
     """The breadth block: (date x sector) panels from members' closes up to each date."""
     if p.members is None:
         raise DataError("breadth: these panels hold no members (a universe of one series per sector)")
-    sectors = p.sectors
-    m = _membership(p.members, sectors)
+    groups = _groups(p.members, p.sectors)
+    zero = np.zeros(len(p.dates), dtype=np.int32)
     out = {}
-    for col, (cond, ok) in member_conditions(p.members, cfg).items():
-        if cond.dtype == bool:
-            values = _share(cond, ok, m)
-        else:  # net: (up - down) / eligible
-            n = ok.astype("float64") @ m
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = np.where(n > 0, np.where(ok, cond, 0.0) @ m / np.where(n > 0, n, 1.0), np.nan)
+    for col, cond, ok in member_conditions(p.members, cfg):
+        n = np.stack([zero if g is None else ok[:, g].sum(axis=1, dtype=np.int32) for g in groups], axis=1)
+        k = np.stack([zero if g is None else cond[:, g].sum(axis=1, dtype=np.int32) for g in groups], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)  # net columns: (up - down) / eligible
         out[col] = pd.DataFrame(values, index=p.dates, columns=p.close.columns)
     return out
 
@@ -204,12 +224,12 @@ def _member_figures(ds: MarketDataset, key: str, pos: int, timeframe: str, secto
     longest = max([*cfg.trend_windows, *cfg.return_windows.values(), cfg.sessions_per_year]) + 1
     close = p.members[key].iloc[max(0, pos + 1 - longest) : pos + 1]
     tickers = list(close.columns)
-    conds = member_conditions(close, cfg)
+    conds = {col: (cond, ok) for col, cond, ok in member_conditions(close, cfg)}  # (a year and a bit of rows)
 
     def share(col: str) -> dict:
         c, e = conds[col][0][-1], conds[col][1][-1]
         n = int(e.sum())
-        return {"share": _share_or_none(c[e].mean() if n else np.nan), "of": n}
+        return {"share": _share_or_none(c[e].astype("float64").mean() if n else np.nan), "of": n}
 
     def net(col: str) -> dict:
         c, e = conds[col][0][-1], conds[col][1][-1]
