@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import RESULTS, _peak_mb, _scale_market, run_phase  # noqa: E402  (the one bench runner)
+from run import RESULTS, _peak_mb, _scale_market, run_phase  # (the one bench runner)
 
 REPEATS = 7
 
@@ -62,7 +62,7 @@ def phase_answers(q) -> None:
     out = {}
     for name, source in (("etf", "demo:years=20,seed=1"), ("members", "demo:sectors=10,stocks=200,years=20,seed=1")):
         ds = MarketDataset.load(source, "us_sectors")
-        ds.features  # built once per data refresh in the service: not part of a request
+        _ = ds.features  # built once per data refresh in the service: not part of a request
         key = ds.universe.sectors[0].key
         req = HeatmapRequest.parse({})
         heat = _median_s(lambda ds=ds, req=req: build_heatmap(ds, req))
