@@ -174,7 +174,7 @@ class SectorHeatmap:
         body, _, key = await self.heatmap_body(raw)
         if kind == "html":  # the dashboard: the heatmap, the rotation graph and the matrix of the same day
             rotation, matrix = await dashboard_parts(raw)
-            served = list(self.state.universes)
+            served = [u.dataset.universe.name for u in self.state.universes.values()]  # (requests accept these)
             render = lambda: heatmap_html(json.loads(body), rotation, matrix, served, links=True).encode()  # noqa: E731
         else:
             render = lambda: heatmap_png(json.loads(body))  # noqa: E731

@@ -59,6 +59,7 @@ def test_dashboard_controls_and_links(browser, live_server, shots):  # noqa: F81
         assert re.search(r"RS-ratio \d+\.\d\d, RS-momentum \d+\.\d\d", hover), hover
         assert page.locator("#matrix-table tr.matrix-row").count() == 11
         assert page.locator("#data-banner").is_visible()
+        assert page.input_value("#control-universe") == "us_sectors" and page.input_value("#control-timeframe") == "1M"
         screenshot(page, shots / "dashboard.png")
 
         # controls: another timeframe and date, submitted as a form
@@ -99,6 +100,7 @@ def test_sector_drilldown_with_members(browser, members_server, shots):  # noqa:
         resp = page.goto(f"{members_server.url}/ui/heatmap?metrics=performance,breadth", timeout=TIMEOUT_MS)
         assert resp is not None and resp.status == 200
         assert page.locator("tr.sector-row").count() == 4
+        assert page.input_value("#control-universe") == "demo-4x12"  # the served universe, selected
         heads = page.locator("th.col-descriptive").all_inner_texts()
         assert any("Above 50d avg" in h for h in heads) and any("Net 52w highs" in h for h in heads), heads
         screenshot(page, shots / "dashboard_members.png")
