@@ -6,7 +6,10 @@ Endpoints (JSON bodies are flat objects; unknown fields are a 400 naming the fie
   POST /model, GET /model?universe=   the champion's model card (or why there is none)
   POST /reload    reload data and champion without a restart (clears the response cache)
   POST /ping      {"ok": true}: the framework's own cost, as a benchmark baseline
-  GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG
+  GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG (the HTML page is the
+       dashboard: controls, heatmap, rotation graph, matrix; /ui redirects there)
+  POST /sector    {sector, universe, as_of, timeframe} -> one sector's drill-down; page GET /ui/sector
+  POST /rotation  {universe, as_of, tail_weeks} -> the rotation graph; GET /ui/rotation[.png]
   BentoML's own: /livez /readyz /metrics and the Swagger UI at /; /docs.json is BentoML's, completed
   (serving/openapi.py). Every error answer has one body, {"error": {"code", "message", "field"?}}, and
   every request passes serving/guard.py first (body cap, JSON only, body checked, errors shaped and logged).
@@ -359,6 +362,14 @@ def _extra_page(kind: str, allowed: tuple[str, ...]):
     return handler
 
 
+async def dashboard_redirect(request: Request) -> Response:
+    """/ui: the dashboard (the heatmap page), with the same query."""
+    from starlette.responses import RedirectResponse
+
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/ui/heatmap{query}", status_code=307)
+
+
 heatmap_html_page = _page("html", "text/html; charset=utf-8")
 heatmap_png_page = _page("png", "image/png")
 
@@ -381,6 +392,7 @@ pages = Starlette(
         Route("/model", get_model, methods=["GET"]),
         Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
         Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
+        Route("/ui", dashboard_redirect, methods=["GET"]),
         Route("/ui/sector", _extra_page("sector", ("sector", "universe", "as_of", "timeframe")), methods=["GET"]),
         Route("/ui/rotation", _extra_page("rotation", ("universe", "as_of", "tail_weeks")), methods=["GET"]),
         Route("/ui/rotation.png", _extra_page("rotation.png", ("universe", "as_of", "tail_weeks")), methods=["GET"]),

@@ -106,6 +106,11 @@ def test_pages_render_and_link(members_client):
     assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("sector:")
 
 
+def test_ui_redirects_to_the_dashboard(members_client):
+    r = members_client.get("/ui?timeframe=1W", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/ui/heatmap?timeframe=1W"
+
+
 def test_openapi_declares_the_new_endpoints(members_client):
     doc = members_client.get("/docs.json").json()
     for path in ("/sector", "/rotation"):
