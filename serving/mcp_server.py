@@ -270,8 +270,9 @@ def rotation_summary(d: dict) -> str:
 
 def sector_summary(d: dict) -> str:
     s = d["sector"]
+    who = s["name"] if s["name"] == s["ticker"] else f"{s['name']} ({s['ticker']})"
     lines = [
-        f"{s['name']} ({s['ticker']}) in {d['universe']} as of {d['as_of']}, {d['timeframe']}: return "
+        f"{who} in {d['universe']} as of {d['as_of']}, {d['timeframe']}: return "
         f"{_num(s['return_pct'], unit='%')}, vs {d['benchmark']} {_num(s['rel_return_pp'], unit=' pp')}"
     ]
     b = d["breadth"]
