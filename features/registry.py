@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from features.breadth import breadth_columns, breadth_features
 from features.config import FeatureConfig
 from features.context import context_columns
 from features.errors import ConfigError
@@ -29,6 +30,7 @@ class FeatureBlock:
     name: str
     compute: Callable[[SectorPanels, FeatureConfig], dict[str, pd.DataFrame]]
     columns: Callable[[FeatureConfig], list[str]]  # what `compute` returns, in order
+    members: bool = False  # computed from members' prices: only for constituent universes (panels.member_closes)
 
 
 SECTOR_BLOCKS = (
@@ -36,6 +38,7 @@ SECTOR_BLOCKS = (
     FeatureBlock("volume", volume_features, volume_columns),
     FeatureBlock("volatility", volatility_features, volatility_columns),
     FeatureBlock("sentiment", sentiment_features, sentiment_columns),
+    FeatureBlock("breadth", breadth_features, breadth_columns, members=True),
 )
 
 
@@ -44,13 +47,20 @@ def rank_of(column: str) -> str:
     return column + RANK_SUFFIX
 
 
-def sector_columns(cfg: FeatureConfig) -> list[str]:
-    return [c for block in SECTOR_BLOCKS for c in block.columns(cfg)]
+def blocks_for(members: bool) -> tuple[FeatureBlock, ...]:
+    """The blocks of a table: member blocks (breadth) only when the panels hold members."""
+    return tuple(b for b in SECTOR_BLOCKS if members or not b.members)
 
 
-def feature_columns(cfg: FeatureConfig, context_present: Iterable[str], ranks: bool = True) -> list[str]:
-    """Every column of the feature table, in order, without building it."""
-    sector = sector_columns(cfg)
+def sector_columns(cfg: FeatureConfig, members: bool = False) -> list[str]:
+    return [c for block in blocks_for(members) for c in block.columns(cfg)]
+
+
+def feature_columns(
+    cfg: FeatureConfig, context_present: Iterable[str], ranks: bool = True, members: bool = False
+) -> list[str]:
+    """Every column of the feature table, in order, without building it (`members`: a constituent universe)."""
+    sector = sector_columns(cfg, members)
     return [*sector, *([rank_of(c) for c in sector] if ranks else []), *context_columns(context_present)]
 
 

@@ -41,6 +41,9 @@ class SectorPanels:
     # who is in and who was left out (and why), so a shrunken sector is always reported
     members: pd.DataFrame | None = None
     membership: dict[str, SectorMembership] | None = None
+    # constituent universes only: members' closes, date x (sector, ticker) columns, forward-filled like the
+    # sector closes (features/breadth.py reads them); None for a universe of one series per sector
+    member_closes: pd.DataFrame | None = None
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -88,6 +91,7 @@ class SectorPanels:
             names=dict(self.names),
             members=None if self.members is None else cut(self.members),
             membership=self.membership,
+            member_closes=None if self.member_closes is None else cut(self.member_closes),
         )
 
     def membership_notes(self, report=None) -> list[str]:
@@ -175,7 +179,7 @@ def sector_panels(
     row = date_positions(bars["date"].to_numpy(dtype="datetime64[ns]"), dates)
     wide = _wide_numpy(bars, codes, uniques, everything, row, len(dates), VALUE_COLUMNS)
     column = {t: i for i, t in enumerate(everything)}
-    members, membership = None, None
+    members, membership, member_closes = None, None, None
     if constituents:
         from features.distributed import aggregate_members
 
@@ -185,6 +189,9 @@ def sector_panels(
             s.key: SectorMembership(s.name, s.members, {m: total.left_out[m] for m in s.members if m in total.left_out})
             for s in universe.sectors
         }
+        member_tickers = list(dict.fromkeys(m for s in universe.sectors for m in s.members))
+        closes = _wide_numpy(bars, codes, uniques, member_tickers, row, len(dates), ["close"])["close"]
+        member_closes = _member_closes(closes, universe, member_tickers, dates, max_fill)
     else:
         arrays = {f: wide[f][:, [column[t] for t in sector_tickers]] for f in VALUE_COLUMNS}
     panels = {f: pd.DataFrame(arrays[f], index=dates, columns=columns) for f in VALUE_COLUMNS}
@@ -206,4 +213,16 @@ def sector_panels(
         names={s.key: s.name for s in universe.sectors},
         members=members,
         membership=membership,
+        member_closes=member_closes,
     )
+
+
+def _member_closes(
+    close: np.ndarray, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex, max_fill: int
+) -> pd.DataFrame:
+    """Members' closes, columns (sector key, ticker) in universe order; a short gap keeps the last close."""
+    pos = {t: i for i, t in enumerate(tickers)}
+    pairs = [(s.key, m) for s in universe.sectors for m in s.members]
+    cols = pd.MultiIndex.from_tuples(pairs, names=["sector", "ticker"])
+    out = pd.DataFrame(close[:, [pos[m] for _, m in pairs]], index=dates, columns=cols)
+    return out.ffill(limit=max_fill) if max_fill > 0 else out

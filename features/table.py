@@ -8,14 +8,14 @@ import pandas as pd
 from features.config import FeatureConfig
 from features.context import context_features
 from features.crosssection import xs_percentile
-from features.registry import SECTOR_BLOCKS, rank_of
+from features.registry import blocks_for, rank_of
 from features.sectors import SectorPanels
 
 
 def sector_feature_panels(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataFrame]:
     """Every per-sector feature as a (date x sector) panel, before stacking."""
     out: dict[str, pd.DataFrame] = {}
-    for block in SECTOR_BLOCKS:
+    for block in blocks_for(p.member_closes is not None):
         out.update(block.compute(p, cfg))
     return out
 

@@ -63,7 +63,7 @@ class Column:
 
 
 # unit -> (digits shown, signed): the renderers' number format, declared with the units
-DISPLAY_FORMAT = {"pp": (2, True), "%": (2, True), "% ann.": (2, False), "0-1": (3, False)}
+DISPLAY_FORMAT = {"pp": (2, True), "%": (2, True), "% ann.": (2, False), "0-1": (3, False), "% of members": (1, False)}
 DISPLAY_FORMAT |= {"-1..1": (2, True), "x": (2, False)}  # news sentiment and news volume
 
 
@@ -76,8 +76,12 @@ def _spread_of(window: str) -> Callable[[Row, Row], float | None]:
     return lambda features, spreads: rounded(spreads[window], PP_DIGITS)
 
 
-def descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: FeatureConfig, bench: str) -> list[Column]:
-    """The descriptive columns for a request, in response order (the registry itself)."""
+def descriptive_columns(
+    metrics, timeframe: str, cfg: ServingConfig, fcfg: FeatureConfig, bench: str, members: bool = False
+) -> list[Column]:
+    """The descriptive columns for a request, in response order (the registry itself).
+
+    `members`: the universe has constituents, so the breadth columns exist (a universe of ETFs has none)."""
     thr = fcfg.neutral_threshold_pp
     vol_col, volat_col = cfg.volume_for_timeframe[timeframe], cfg.volatility_for_timeframe[timeframe]
     cols: list[Column] = []
@@ -175,6 +179,50 @@ def descriptive_columns(metrics, timeframe: str, cfg: ServingConfig, fcfg: Featu
             )
         )
         cols += news_columns(fcfg)
+    if "breadth" in metrics and members:
+        cols += breadth_columns_for(timeframe, fcfg)
+    return cols
+
+
+def breadth_columns_for(timeframe: str, fcfg: FeatureConfig) -> list[Column]:
+    """Breadth of a constituent universe (features/breadth.py): shares of members, in %."""
+    from features.breadth import NET_HIGHS, above_sma, net_advancers
+
+    def share(col: str) -> Callable[[Row, Row], float | None]:
+        return lambda f, s: rounded(100.0 * f.get(col, np.nan), 1)
+
+    cols = [
+        Column(
+            f"breadth_above_sma_pct.{w}",
+            "breadth",
+            f"Above {w}d avg",
+            f">{w}d",
+            "% of members",
+            f"share of members closing above their {w}-day average",
+            value=share(above_sma(w)),
+        )
+        for w in fcfg.trend_windows
+    ]
+    cols += [
+        Column(
+            "breadth_net_advancers_pct",
+            "breadth",
+            f"Net advancers {timeframe}",
+            "A-D",
+            "% of members",
+            f"advancers minus decliners over {timeframe}, as a share of the members counted",
+            value=share(net_advancers(timeframe)),
+        ),
+        Column(
+            "breadth_net_highs_pct",
+            "breadth",
+            "Net 52w highs",
+            "H-L",
+            "% of members",
+            "members at a new 52-week closing high minus those at a low, as a share of the members counted",
+            value=share(NET_HIGHS),
+        ),
+    ]
     return cols
 
 

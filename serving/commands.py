@@ -165,3 +165,6 @@ def register(sub) -> None:
     from serving import mcp_cli
 
     mcp_cli.register(sub)  # `sector-heatmap mcp`: the MCP server over stdio
+    from serving import drill_cli
+
+    drill_cli.register(sub)  # `sector-heatmap sector` and `sector-heatmap rotation`

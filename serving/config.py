@@ -28,6 +28,7 @@ class ServingConfig:
         "sentiment_score",
         "volatility",
         "predicted",
+        "breadth",  # constituent universes only (members' breadth); no columns for a universe of ETFs
     )
     # descriptive relative-return columns (names of FeatureConfig.return_windows)
     descriptive_windows: tuple[str, ...] = ("1D", "1W", "1M", "3M", "12M")

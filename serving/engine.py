@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 from features.errors import RequestError
 from serving.cache import ResponseCache
-from serving.http_errors import EXCERPT_CHARS, excerpt
+from serving.http_errors import EXCERPT_CHARS, excerpt, field_name
 from serving.request import HeatmapRequest, parse_names
 from serving.state import ServerSettings, ServingState, UniverseState, load_state
 
@@ -263,17 +263,45 @@ class HeatmapEngine:
         key = ("macro", state.generation, name, day, names, u.data_version)
         return await self._cached_json(key, lambda: macro_indicators(u.dataset, names, req.as_of))
 
-    async def rotation(self, universe: str | None = None, as_of=None) -> dict:
-        """The descriptive rotation matrix and each sector's relative-rotation coordinates and quadrant."""
-        from features.rotation import sector_rotation
+    async def rotation(self, universe: str | None = None, as_of=None, tail_weeks=None) -> dict:
+        """The descriptive rotation matrix, each sector's relative-rotation coordinates and quadrant, and its
+        weekly tail (POST /rotation and the get_sector_rotation tool: the same answer)."""
+        from features.rotation import TAIL_WEEKS, check_tail_weeks, sector_rotation
 
         state = self.state
+        weeks = TAIL_WEEKS if tail_weeks is None else check_tail_weeks(tail_weeks)
         req, name, u, day = self._request(state, universe, as_of)
 
         def compute() -> dict:
-            return {**sector_rotation(u.dataset, req.as_of), "is_demo": u.dataset.source.synthetic}
+            return {**sector_rotation(u.dataset, req.as_of, weeks), "is_demo": u.dataset.source.synthetic}
 
-        return await self._cached_json(("rotation", state.generation, name, day, u.data_version), compute)
+        return await self._cached_json(("rotation", state.generation, name, day, weeks, u.data_version), compute)
+
+    async def sector(self, raw: dict | None) -> dict:
+        """One sector (POST /sector): breadth, concentration, members vs the sector and the benchmark, top and
+        bottom contributors over the timeframe; for a universe of ETFs the sector's own figures and a note."""
+        from features.breadth import sector_drilldown
+        from serving.request import parse_name
+
+        raw = dict(raw or {})
+        if "sector" not in raw or raw["sector"] is None:
+            raise RequestError("sector: required; give a sector name or ticker")
+        sector = parse_name(raw.pop("sector"), "sector")
+        unknown = sorted(set(raw) - {"universe", "as_of", "timeframe"})
+        if unknown:
+            raise RequestError(
+                f"{field_name(unknown[0])}: unknown parameter; expected sector, universe, as_of, timeframe"
+            )
+        state = self.state
+        req = HeatmapRequest.parse(raw, self.cfg)  # universe, as_of and timeframe checked as for /heatmap
+        name, u = self._universe(state, req.universe)
+        day = None if req.as_of is None else req.as_of.date().isoformat()
+
+        def compute() -> dict:
+            return sector_drilldown(u.dataset, sector, req.timeframe, req.as_of)
+
+        key = ("sector", state.generation, name, day, req.timeframe, sector.casefold(), u.data_version)
+        return await self._cached_json(key, compute)
 
     async def stock(self, ticker: str, universe: str | None = None, as_of=None) -> dict:
         """One ticker of the loaded data against the benchmark, its sector and its standing there."""

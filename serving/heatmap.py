@@ -240,7 +240,7 @@ def heatmap_response(f: HeatmapFrame) -> dict:
     day = f.day
     show_pred = f.preds is not None and "predicted" in req.metrics
     horizons = list(card["horizons"]) if card else []
-    columns = descriptive_columns(req.metrics, req.timeframe, cfg, fcfg, uni.benchmark)
+    columns = descriptive_columns(req.metrics, req.timeframe, cfg, fcfg, uni.benchmark, uni.is_constituent_based)
     sectors = []
     # plain dicts: per-row pandas lookups would cost more than everything else here
     feat, spread = f.rows.to_dict("index"), f.matrix.spreads_pp.to_dict("index")

@@ -13,7 +13,16 @@ from typing import Literal
 
 from pydantic import Field
 
-from serving.schemas import Freshness, HeatmapResponse, Leadership, Matrix, ModelCard, PredictedCell, StrictBody
+from serving.schemas import (
+    Freshness,
+    HeatmapResponse,
+    Leadership,
+    Matrix,
+    ModelCard,
+    PredictedCell,
+    RotationTail,
+    StrictBody,
+)
 
 
 # ---- get_sector_heatmap -------------------------------------------------------------------------
@@ -97,6 +106,9 @@ class SectorRotationResult(Matrix):
     is_demo: bool = Field(description="true for the synthetic demo market: not real prices")
     relative_rotation: list[RotationPoint] = Field(description="one point per sector listed on as_of")
     quadrant_rule: str = Field(description="how the quadrant is read (descriptive, not a forecast)")
+    tail_weeks: int = Field(description="weekly points per tail, the head included")
+    tail_rule: str = Field(description="how the tails are sampled (causal)")
+    tails: list[RotationTail] = Field(description="per sector listed on as_of: its weekly rotation-graph tail")
 
 
 # ---- get_sector_forecast ------------------------------------------------------------------------

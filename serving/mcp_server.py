@@ -52,7 +52,7 @@ from serving.mcp_schemas import (
     StockAnalysisResult,
     UniversesResult,
 )
-from serving.schemas import NewsResponse
+from serving.schemas import NewsResponse, SectorResponse
 
 NAME = "sector-heatmap"
 INSTRUCTIONS = (
@@ -68,7 +68,7 @@ INSTRUCTIONS = (
 # The request vocabulary (serving/config.py ServingConfig and features/overview.py MACRO): the schemas'
 # enums. A YAML that changes the timeframes or metrics gets its own enums at build time (_vocabulary).
 Timeframe = Literal["1D", "1W", "1M", "3M"]
-Metric = Literal["performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted"]
+Metric = Literal["performance", "volume_growth", "momentum", "sentiment_score", "volatility", "predicted", "breadth"]
 Horizon = Literal["1W", "1M", "3M"]
 Indicator = Literal[
     "vix",
@@ -281,6 +281,27 @@ def rotation_summary(d: dict) -> str:
     return "\n".join(lines)
 
 
+def sector_summary(d: dict) -> str:
+    s = d["sector"]
+    who = s["name"] if s["name"] == s["ticker"] else f"{s['name']} ({s['ticker']})"
+    lines = [
+        f"{who} in {d['universe']} as of {d['as_of']}, {d['timeframe']}: return "
+        f"{_num(s['return_pct'], unit='%')}, vs {d['benchmark']} {_num(s['rel_return_pp'], unit=' pp')}"
+    ]
+    b = d["breadth"]
+    if b is None:
+        lines.append(d["note"])
+        return "\n".join(lines)
+    above = ", ".join(f"{w}-day {_num(c['share'] and 100 * c['share'], '.0f', '%')}" for w, c in b["above_sma"].items())
+    ad, hl = b["advance_decline"], b["new_highs_lows_52w"]
+    lines.append(
+        f"Breadth: above averages {above}; advancers {ad['up']} vs decliners {ad['down']} of {ad['of']}; "
+        f"new 52-week highs {hl['up']} vs lows {hl['down']}"
+    )
+    lines.append(f"Top contributors: {', '.join(d['top_contributors'])}; bottom: {', '.join(d['bottom_contributors'])}")
+    return "\n".join(lines)
+
+
 def forecast_summary(d: dict) -> str:
     lines = [
         f"Sector forecast: {d['universe']} vs {d['benchmark']} from {d['as_of']}; {_data_line(d)}",
@@ -417,12 +438,28 @@ def build_mcp(engine: HeatmapEngine | Callable[[], HeatmapEngine], cfg: ServingC
         return await _answer(get_engine().macro(indicators, None, as_of), macro_summary)
 
     async def get_sector_rotation(
-        universe: UniverseArg = None, as_of: AsOfArg = None
+        universe: UniverseArg = None,
+        as_of: AsOfArg = None,
+        tail_weeks: Annotated[int, Field(ge=1, le=52, description="weekly points per rotation-graph tail")] = 8,
     ) -> Annotated[CallToolResult, SectorRotationResult]:
         """The descriptive rotation matrix (each sector's return minus the benchmark's over 1M/3M/12M,
         bull/bear/neutral, ordered by 12M, cohort leadership) and each sector's relative-rotation coordinates
-        (RS-ratio, RS-momentum; causal) with its quadrant: leading, weakening, lagging or improving."""
-        return await _answer(get_engine().rotation(universe, as_of), rotation_summary)
+        (RS-ratio, RS-momentum; causal) with its quadrant: leading, weakening, lagging or improving, and its
+        weekly tail (the rotation graph). The same answer as POST /rotation."""
+        return await _answer(get_engine().rotation(universe, as_of, tail_weeks), rotation_summary)
+
+    async def get_sector_drilldown(
+        sector: Annotated[str, Field(description="sector name or key (ETF ticker), any case", max_length=200)],
+        timeframe: TimeframeArg = "1M",
+        universe: UniverseArg = None,
+        as_of: AsOfArg = None,
+    ) -> Annotated[CallToolResult, SectorResponse]:
+        """One sector over the timeframe: its return vs the benchmark, breadth (members above their 50/200-day
+        averages, advancers vs decliners, new 52-week highs minus lows), concentration (weight of the top 5),
+        every member's return vs the sector and the benchmark, and the top and bottom contributors. For a
+        universe of ETFs: the sector's own figures and a note that no members are loaded. Same as POST /sector."""
+        raw = {"sector": sector, "timeframe": timeframe, "universe": universe, "as_of": as_of}
+        return await _answer(get_engine().sector(raw), sector_summary)
 
     async def get_sector_forecast(
         horizon: HorizonArg = None,
@@ -470,6 +507,7 @@ def build_mcp(engine: HeatmapEngine | Callable[[], HeatmapEngine], cfg: ServingC
         (get_market_overview, "Market overview"),
         (get_macro_indicators, "Macro indicators"),
         (get_sector_rotation, "Sector rotation"),
+        (get_sector_drilldown, "Sector drill-down"),
         (get_sector_forecast, "Sector forecast"),
         (get_stock_analysis, "Stock analysis"),
         (get_sector_news, "Sector news"),

@@ -127,9 +127,34 @@ def _health_title(s: dict) -> str:
     return f"health = {comps}"
 
 
-def heatmap_html(resp: dict) -> str:
-    """One self-contained page from templates/heatmap.html.j2; the template autoescapes every text."""
+def heatmap_html(
+    resp: dict,
+    rotation: dict | None = None,
+    matrix: dict | None = None,
+    universes: list[str] | None = None,
+    links: bool = False,
+) -> str:
+    """One self-contained page from templates/heatmap.html.j2; the template autoescapes every text.
+
+    Served, it is the dashboard: controls (timeframe, date, universe), the heatmap with each row linked to
+    its drill-down (`links`), the rotation graph (`rotation`, POST /rotation) and the matrix (POST /matrix)."""
+    from serving.drilldown import rotation_picture, sector_link
+
     tm = table_model(resp)
+    req_as_of = resp.get("requested_as_of")
+    dash = {
+        "rot": rotation,
+        "pic": rotation_picture(rotation) if rotation else None,
+        "matrix": matrix,
+        "universes": universes or [resp["universe"]],
+        "timeframes": ("1D", "1W", "1M", "3M"),
+        "links": {
+            s["ticker"]: sector_link(s["ticker"], resp["universe"], req_as_of, resp["timeframe"])
+            for s in resp["sectors"]
+        }
+        if links
+        else {},
+    }
     return (
         _jinja_env()
         .get_template(HTML_TEMPLATE)
@@ -143,6 +168,8 @@ def heatmap_html(resp: dict) -> str:
             rows=[(s, dcells, pcells, health, _health_title(s)) for s, dcells, pcells, health in tm.rows],
             **_health_section(resp),
             leadership_rows=_leadership_section(resp),
+            dash=dash,
+            tint_bg=TINT_BG,
         )
     )
 

@@ -128,6 +128,15 @@ class DescriptiveCells(StrictBody):
         description="attention: headlines in the last day vs their trailing daily average (1 = usual); null until "
         "the headline store has enough history (metric sentiment_score)",
     )
+    breadth_above_sma_pct: dict[str, float | None] | None = Field(
+        None, description="window (sessions) -> % of members above their average (metric breadth; constituents only)"
+    )
+    breadth_net_advancers_pct: float | None = Field(
+        None, description="advancers minus decliners over the timeframe, % of members (metric breadth)"
+    )
+    breadth_net_highs_pct: float | None = Field(
+        None, description="new 52-week closing highs minus lows, % of members (metric breadth)"
+    )
 
 
 class PredictedCell(StrictBody):
@@ -398,3 +407,95 @@ class ErrorResponse(StrictBody):
     """The body of every 4xx and 5xx answer, on every endpoint and route (a failed /reload is a ReloadFailure)."""
 
     error: ErrorDetail
+
+
+# ---- POST /rotation (the rotation graph; the body is the get_sector_rotation tool's) -------------------
+SessionDate = date  # (a field named `date` cannot be annotated `date`)
+
+
+class RotationTailPoint(StrictBody):
+    date: SessionDate = Field(description="the week's last session (the head: as_of)")
+    rs_ratio: float = Field(description="RS-ratio on that date: 100 + 10 x trailing z-score of relative strength")
+    rs_momentum: float = Field(description="RS-momentum on that date: 100 + 10 x trailing z-score of its change")
+
+
+class RotationTail(StrictBody):
+    sector: str = Field(description="sector name")
+    ticker: str = Field(description="sector ticker (key)")
+    quadrant: Literal["leading", "weakening", "lagging", "improving"] | None = Field(
+        description="quadrant of the head (as_of); null without coordinates that day"
+    )
+    points: list[RotationTailPoint] = Field(description="weekly points, oldest first; the last one is as_of")
+
+
+# ---- POST /sector (one sector's drill-down) ------------------------------------------------------
+class SectorFigures(StrictBody):
+    name: str = Field(description="sector name")
+    ticker: str = Field(description="sector key (ETF ticker, or the sector name in a constituent universe)")
+    cohort: str | None = Field(description="business-cycle cohort, null if none")
+    listed: bool = Field(description="the sector has a price on as_of")
+    return_pct: float | None = Field(description="sector total return over the timeframe, %")
+    benchmark_return_pct: float | None = Field(description="benchmark total return over the timeframe, %")
+    rel_return_pp: float | None = Field(description="sector minus benchmark total return over the timeframe, pp")
+    above_sma: dict[str, bool | None] = Field(description="window (sessions) -> the sector closes above its average")
+
+
+class ShareCount(StrictBody):
+    share: float | None = Field(description="share of the counted members (0-1)")
+    of: int = Field(description="members counted (priced, with a full window)")
+
+
+class NetCount(StrictBody):
+    up: int = Field(description="advancers (or members at a new 52-week closing high)")
+    down: int = Field(description="decliners (or members at a new 52-week closing low)")
+    of: int = Field(description="members counted")
+    net_share: float | None = Field(description="(up - down) / of, -1..1")
+
+
+class SectorBreadth(StrictBody):
+    members: int = Field(description="members in the universe file")
+    priced: int = Field(description="members with a price on as_of")
+    above_sma: dict[str, ShareCount] = Field(description="window (sessions) -> members above their average")
+    advance_decline: NetCount = Field(description="advancers vs decliners over the timeframe")
+    new_highs_lows_52w: NetCount = Field(description="members at a new 52-week closing high vs low")
+
+
+class Concentration(StrictBody):
+    top_n: int = Field(description="how many of the largest members are summed")
+    top_weight: float | None = Field(description="their weight in the sector (0-1)")
+    weights: str = Field(description="which weights: static universe weights or equal weight")
+    priced_members: int = Field(description="members the weights are spread over")
+
+
+class MemberRow(StrictBody):
+    ticker: str = Field(description="member ticker")
+    weight: float | None = Field(description="weight in the sector on as_of (0-1); null when not priced")
+    return_pct: float | None = Field(description="total return over the timeframe, %")
+    vs_sector_pp: float | None = Field(description="return minus the sector's, pp")
+    vs_benchmark_pp: float | None = Field(description="return minus the benchmark's, pp")
+    contribution_pp: float | None = Field(description="weight at the window's start x return, pp of the sector")
+    above_sma: dict[str, bool | None] = Field(description="window (sessions) -> above its average (null: too short)")
+    new_high_52w: bool = Field(description="closed at a 52-week high on as_of")
+    new_low_52w: bool = Field(description="closed at a 52-week low on as_of")
+
+
+class SectorResponse(StrictBody):
+    """POST /sector: one sector's move, breadth, concentration and members (constituent universes)."""
+
+    universe: str = Field(description="universe name")
+    benchmark: str = Field(description="benchmark ticker")
+    data_source: str = Field(description="the data actually used (fallbacks included)")
+    is_demo: bool = Field(description="true for the synthetic demo market: not real prices")
+    as_of: date = Field(description="session described")
+    timeframe: str = Field(description="window of the returns, advancers and contributions")
+    window_sessions: int = Field(description="sessions the timeframe spans")
+    sector: SectorFigures
+    members_loaded: bool = Field(description="false for a universe of one series per sector (ETFs)")
+    note: str = Field(description="how to read the figures, or why there are no members")
+    breadth: SectorBreadth | None = Field(description="null without members", json_schema_extra=NULLABLE)
+    concentration: Concentration | None = Field(description="null without members", json_schema_extra=NULLABLE)
+    contribution_rule: str | None = Field(None, description="how contributions are computed")
+    contribution_sum_pp: float | None = Field(None, description="sum of the members' contributions, pp")
+    members: list[MemberRow] = Field(description="every member, largest contribution first; empty without members")
+    top_contributors: list[str] = Field(description="tickers adding most to the sector's move, largest first")
+    bottom_contributors: list[str] = Field(description="tickers taking most from it, most negative first")

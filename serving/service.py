@@ -7,7 +7,10 @@ Endpoints (JSON bodies are flat objects; unknown fields are a 400 naming the fie
   POST /reload    reload data and champion without a restart (clears the response cache)
   POST /news      {sector, days, universe, as_of} -> one sector's scored headlines (serving/news.py)
   POST /ping      {"ok": true}: the framework's own cost, as a benchmark baseline
-  GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG
+  GET  /ui/heatmap[.png]?timeframe=&as_of=&universe=&metrics=   the heatmap as HTML / PNG (the HTML page is the
+       dashboard: controls, heatmap, rotation graph, matrix; /ui redirects there)
+  POST /sector    {sector, universe, as_of, timeframe} -> one sector's drill-down; page GET /ui/sector
+  POST /rotation  {universe, as_of, tail_weeks} -> the rotation graph; GET /ui/rotation[.png]
   BentoML's own: /livez /readyz /metrics and the Swagger UI at /; /docs.json is BentoML's, completed
   (serving/openapi.py). Every error answer has one body, {"error": {"code", "message", "field"?}}, and
   every request passes serving/guard.py first (body cap, JSON only, body checked, errors shaped and logged).
@@ -42,6 +45,7 @@ from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
+from serving.mcp_schemas import SectorRotationResult
 from serving.mcp_server import build_mcp
 from serving.schemas import (
     HeatmapResponse,
@@ -50,6 +54,7 @@ from serving.schemas import (
     NewsResponse,
     PingResponse,
     ReloadResponse,
+    SectorResponse,
 )
 from serving.state import ServerSettings, ServingState, StateLoader, abandon_start, log
 
@@ -87,6 +92,25 @@ class MatrixParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     universe: str | None = Field(None, examples=["us_sectors"])
     as_of: str | None = Field(None, description="YYYY-MM-DD; default: the latest session")
+
+
+class SectorParams(BaseModel):
+    """Body of POST /sector: one sector's drill-down."""
+
+    model_config = ConfigDict(extra="forbid")
+    sector: str = Field(description="sector name or key (ETF ticker), any case", examples=["XLK"])
+    universe: str | None = Field(None, examples=["us_sectors"])
+    as_of: str | None = Field(None, description="YYYY-MM-DD; default: the latest session")
+    timeframe: str | None = Field(None, description=f"one of {', '.join(_DEFAULTS.timeframes)}", examples=["1M"])
+
+
+class RotationParams(BaseModel):
+    """Body of POST /rotation: the rotation graph (the get_sector_rotation tool's answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+    universe: str | None = Field(None, examples=["us_sectors"])
+    as_of: str | None = Field(None, description="YYYY-MM-DD; default: the latest session")
+    tail_weeks: int | None = Field(None, description="weekly points per tail, 1-52 (default 8)", examples=[8])
 
 
 class ModelParams(BaseModel):
@@ -163,8 +187,10 @@ class SectorHeatmap:
         from serving.render import heatmap_html, heatmap_png
 
         body, _, key = await self.heatmap_body(raw)
-        if kind == "html":
-            render = lambda: heatmap_html(json.loads(body)).encode()  # noqa: E731
+        if kind == "html":  # the dashboard: the heatmap, the rotation graph and the matrix of the same day
+            rotation, matrix = await dashboard_parts(raw)
+            served = [u.dataset.universe.name for u in self.state.universes.values()]  # (requests accept these)
+            render = lambda: heatmap_html(json.loads(body), rotation, matrix, served, links=True).encode()  # noqa: E731
         else:
             render = lambda: heatmap_png(json.loads(body))  # noqa: E731
         return await self.cache.get_or_compute((kind, *key), render)
@@ -216,6 +242,28 @@ class SectorHeatmap:
         except RequestError as exc:
             return request_error_response(exc)
         return Response(body, media_type=JSON_TYPE)
+
+    @bentoml.api(input_spec=SectorParams, output_spec=SectorResponse)
+    async def sector(self, sector=None, universe=None, as_of=None, timeframe=None) -> Response:
+        """One sector: its move, breadth, concentration, members vs the sector and the benchmark, top and bottom
+        contributors (constituent universes); for a universe of ETFs its own figures and a note."""
+        try:
+            body = await self.engine.sector(
+                {"sector": sector, "universe": universe, "as_of": as_of, "timeframe": timeframe}
+            )
+        except RequestError as exc:
+            return request_error_response(exc)
+        return Response(json_bytes(body), media_type=JSON_TYPE)
+
+    @bentoml.api(input_spec=RotationParams, output_spec=SectorRotationResult)
+    async def rotation(self, universe=None, as_of=None, tail_weeks=None) -> Response:
+        """The rotation graph: each sector's weekly RS-ratio / RS-momentum tail and quadrant, with the rotation
+        matrix (the same answer as the MCP tool get_sector_rotation)."""
+        try:
+            body = await self.engine.rotation(universe, as_of, tail_weeks)
+        except RequestError as exc:
+            return request_error_response(exc)
+        return Response(json_bytes(body), media_type=JSON_TYPE)
 
     @bentoml.api(input_spec=ModelParams, output_spec=ModelInfoResponse)
     async def model(self, universe=None) -> Response:
@@ -298,6 +346,51 @@ def _page(kind: str, media_type: str):
     return handler
 
 
+async def dashboard_parts(raw: dict) -> tuple[dict, dict]:
+    """The rotation graph and the matrix of the heatmap page's universe and date (cached like the JSON)."""
+    engine = _service().engine
+    scope = {"universe": raw.get("universe"), "as_of": raw.get("as_of")}
+    rotation = await engine.rotation(**scope)
+    matrix, _ = await engine.matrix(scope)
+    return rotation, json.loads(matrix)
+
+
+def _extra_page(kind: str, allowed: tuple[str, ...]):
+    """GET /ui/sector, /ui/rotation and /ui/rotation.png: the engine's answer drawn (serving/drilldown.py)."""
+
+    async def handler(request: Request) -> Response:
+        from serving.drilldown import rotation_html, rotation_png, sector_html
+
+        try:
+            q = dict(request.query_params)
+            unknown = sorted(set(q) - set(allowed))
+            if unknown:
+                raise RequestError(f"{field_name(unknown[0])}: unknown parameter; expected {', '.join(allowed)}")
+            if kind == "sector":
+                return Response(sector_html(await _service().engine.sector(q)), media_type="text/html; charset=utf-8")
+            weeks = q.pop("tail_weeks", None)
+            if weeks is not None and not (weeks.isdigit() and len(weeks) < 4):
+                raise RequestError(f"tail_weeks: expected a whole number of weeks, got {weeks[:40]!r}")
+            rot = await _service().engine.rotation(
+                q.get("universe"), q.get("as_of"), None if weeks is None else int(weeks)
+            )
+        except RequestError as exc:
+            return request_error_response(exc)
+        if kind == "rotation.png":
+            return Response(await asyncio.to_thread(rotation_png, rot), media_type="image/png")
+        return Response(rotation_html(rot), media_type="text/html; charset=utf-8")
+
+    return handler
+
+
+async def dashboard_redirect(request: Request) -> Response:
+    """/ui: the dashboard (the heatmap page), with the same query."""
+    from starlette.responses import RedirectResponse
+
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/ui/heatmap{query}", status_code=307)
+
+
 heatmap_html_page = _page("html", "text/html; charset=utf-8")
 heatmap_png_page = _page("png", "image/png")
 
@@ -320,6 +413,10 @@ pages = Starlette(
         Route("/model", get_model, methods=["GET"]),
         Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
         Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
+        Route("/ui", dashboard_redirect, methods=["GET"]),
+        Route("/ui/sector", _extra_page("sector", ("sector", "universe", "as_of", "timeframe")), methods=["GET"]),
+        Route("/ui/rotation", _extra_page("rotation", ("universe", "as_of", "tail_weeks")), methods=["GET"]),
+        Route("/ui/rotation.png", _extra_page("rotation.png", ("universe", "as_of", "tail_weeks")), methods=["GET"]),
     ]
 )
 # BentoML mounts passively: only these paths go to `pages`; everything else stays BentoML's

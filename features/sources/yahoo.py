@@ -424,6 +424,36 @@ class _Deadline:
 _HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnostics and tests only)
 
 
+def _with_deadline(fn: Callable[[], object], seconds: float):
+    """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
+
+    A daemon thread that nobody joins, not an executor: executor workers are joined at
+    interpreter exit, which would turn a hung download back into a hung command. An earlier
+    download still hanging does not stop this one: each call is bounded by its own deadline
+    (yf.download keeps its state per call), so a later refresh always gets its attempt.
+    """
+    _HUNG[:] = [t for t in _HUNG if t.is_alive()]
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="yfinance-download", daemon=True)
+    worker.start()
+    if not done.wait(max(seconds, 0.0)):
+        _HUNG.append(worker)
+        raise DownloadTimeout(f"no answer within {seconds:.3g} s")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]
+
+
 def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Deadline, cache_dir, parallel: int):
     """Each batch's frame, exception, DownloadTimeout (still running at the deadline) or None (never
     started), in batch order. Up to `parallel` daemon threads take batches in order and stop taking

@@ -18,15 +18,21 @@ def demo() -> MarketDataset:
     return MarketDataset.load("demo:years=3,seed=5", "us_sectors")
 
 
+@pytest.fixture(scope="module")
+def constituents() -> MarketDataset:
+    return MarketDataset.load("demo:sectors=3,stocks=12,years=2,seed=5", "us_sectors")
+
+
 @pytest.mark.parametrize("block", SECTOR_BLOCKS, ids=lambda b: b.name)
-def test_each_block_computes_exactly_the_columns_it_declares(demo, block):
+def test_each_block_computes_exactly_the_columns_it_declares(demo, constituents, block):
+    data = constituents if block.members else demo
     for cfg in (
         FeatureConfig(),
         replace(
             FeatureConfig(), trend_windows=(20, 100), volatility_windows=(10, 30), beta_window=60, updown_window=10
         ),
     ):
-        assert list(block.compute(demo.panels, cfg)) == block.columns(cfg)
+        assert list(block.compute(data.panels, cfg)) == block.columns(cfg)
 
 
 def test_registry_lists_the_tables_columns_in_order(demo):
@@ -35,6 +41,14 @@ def test_registry_lists_the_tables_columns_in_order(demo):
     ds = MarketDataset.from_bars(demo.bars, demo.universe, demo.source, cfg)
     assert "updown_volume_10d" in ds.features.columns and "updown_volume_21d" not in ds.features.columns
     assert list(ds.features.columns) == feature_columns(cfg, ds.panels.context.columns)
+
+
+def test_breadth_columns_only_for_constituent_universes(demo, constituents):
+    """Breadth (from members' prices) is in the table of a constituent universe, and only there."""
+    assert not any(c.startswith("breadth_") for c in demo.features.columns)
+    cols = feature_columns(constituents.config, constituents.panels.context.columns, members=True)
+    assert list(constituents.features.columns) == cols
+    assert "breadth_above_sma50" in cols and "breadth_net_highs_52w_xs_rank" in cols
 
 
 def test_a_missing_column_is_named():

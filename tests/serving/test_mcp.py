@@ -43,6 +43,7 @@ TOOLS = {
     "get_market_overview",
     "get_macro_indicators",
     "get_sector_rotation",
+    "get_sector_drilldown",
     "get_sector_forecast",
     "get_stock_analysis",
     "get_sector_news",
@@ -253,8 +254,8 @@ def check_tool_schemas(tools, cfg: ServingConfig = CFG) -> None:
     assert list(by_name["get_macro_indicators"].input_schema["properties"]) == ["indicators", "as_of"]
     assert by_name["get_stock_analysis"].input_schema["required"] == ["ticker"]
     assert by_name["list_universes"].input_schema["properties"] == {}
-    for name in ("get_market_overview", "get_sector_rotation"):
-        assert list(by_name[name].input_schema["properties"]) == ["universe", "as_of"]
+    assert list(by_name["get_market_overview"].input_schema["properties"]) == ["universe", "as_of"]
+    assert list(by_name["get_sector_rotation"].input_schema["properties"]) == ["universe", "as_of", "tail_weeks"]
     heat_out = by_name["get_sector_heatmap"].output_schema["properties"]
     assert {"sectors", "health", "market_context", "market_overview", "skill", "stale"} <= set(heat_out)
 

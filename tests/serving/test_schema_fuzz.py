@@ -101,7 +101,15 @@ def api_schema(live_server):
 def _fuzzed(api_schema) -> list:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     fuzzed = [op for op in operations if op.path not in SKIPPED]
-    assert {"POST /heatmap", "POST /matrix", "POST /model", "GET /model", "POST /ping"} <= {op.label for op in fuzzed}
+    assert {
+        "POST /heatmap",
+        "POST /matrix",
+        "POST /model",
+        "GET /model",
+        "POST /ping",
+        "POST /sector",
+        "POST /rotation",
+    } <= {op.label for op in fuzzed}
     return fuzzed
 
 
@@ -154,8 +162,8 @@ def test_no_server_errors(api_schema, live_server, mode, quiet_log):
 
 
 # ---- hostile requests: the classes of input that found the hardening defects ----------------------------------
-JSON_APIS = ("/heatmap", "/matrix", "/model", "/ping", "/reload")  # no hostile body below is a valid reload
-PAGES = ("/ui/heatmap", "/ui/heatmap.png", "/model")
+JSON_APIS = ("/heatmap", "/matrix", "/model", "/ping", "/reload", "/sector", "/rotation")  # none is a valid reload
+PAGES = ("/ui/heatmap", "/ui/heatmap.png", "/model", "/ui/sector", "/ui/rotation", "/ui/rotation.png")
 TEXT_FIELDS = ("as_of", "universe", "timeframe", "market_index", "benchmark")
 WRONG_TYPES = (
     "multipart/form-data",
