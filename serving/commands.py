@@ -59,7 +59,6 @@ def print_heatmap(resp: dict, console=None) -> None:
 
 
 def cmd_heatmap(args) -> int:
-    from serving.heatmap import build_heatmap
     from serving.request import HeatmapRequest
     from serving.state import ServerSettings, load_universe_state
 
@@ -73,7 +72,13 @@ def cmd_heatmap(args) -> int:
         raise RequestError("--format: png needs --output FILE")
     u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
     announce(u.dataset)
-    resp = build_heatmap(u.dataset, req, u.champion, u.model_status, cfg)
+    from serving.heatmap import compute_heatmap, heatmap_response
+    from serving.live_scorecard import LiveScorecards
+
+    live = LiveScorecards(settings)  # logs the forecasts as the service does; live scorecard on the card
+    frame = compute_heatmap(u.dataset, req, live.champion(u), u.model_status, cfg)
+    live.record(u, frame)
+    resp = heatmap_response(frame)
     if args.format == "table":
         print_heatmap(resp)
         return 0
@@ -164,3 +169,6 @@ def register(sub) -> None:
     from serving import mcp_cli
 
     mcp_cli.register(sub)  # `sector-heatmap mcp`: the MCP server over stdio
+    from serving import scorecard_cli
+
+    scorecard_cli.register(sub)  # `sector-heatmap scorecard`: the live scorecard per model version

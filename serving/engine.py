@@ -50,12 +50,16 @@ class HeatmapEngine:
         self.cfg = settings.cfg
         self.state: ServingState = load_state(settings) if state is None else state
         self.cache = ResponseCache(self.cfg.cache_entries)
+        from serving.live_scorecard import LiveScorecards
+
+        self.live = LiveScorecards(settings)  # logs served forecasts; their scorecard on the model card
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
         """Serve `new_state` from now on (a reload); every cached answer of the old one is dropped."""
         self.state = new_state
         self.cache.clear()
+        self.live.clear()
 
     @property
     def horizons(self) -> tuple[str, ...]:
@@ -98,14 +102,17 @@ class HeatmapEngine:
             u.model_version,
             u.data_version,
             utc_day(),
+            self.live.version(u),  # matured live forecasts added while this state serves
         )
         return req, u, key
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
-        from serving.heatmap import build_heatmap
+        from serving.heatmap import compute_heatmap, heatmap_response
 
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return json_bytes(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
+        frame = compute_heatmap(u.dataset, req, self.live.champion(u), u.model_status, self.cfg)
+        self.live.record(u, frame)  # only here, on a cache miss: a cached answer never logs again
+        return json_bytes(heatmap_response(frame))
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
@@ -161,7 +168,7 @@ class HeatmapEngine:
         return {
             "universe": u.dataset.universe.name,
             "model_status": u.model_status,
-            "model": model_card(u.champion),
+            "model": model_card(self.live.champion(u)),
             "data_source": u.dataset.source.label,
         }
 

@@ -1,0 +1,203 @@
+"""The forecast log on the serving path and the live figures on the card (issue 11, live scorecard).
+
+Real SQLite files in a temporary model store; the engine is the one the service and the MCP server share.
+The live metrics themselves are checked against an independent pandas computation in
+tests/model/test_scorecard_replay.py; here: what is logged when, that logging never fails an answer, and
+that a drift alarm reaches the card and the health score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from serving_builders import SIGNIFICANT, make_champion
+
+from features.settings import ConfigFile
+from serving.engine import HeatmapEngine
+from serving.heatmap import compute_heatmap
+from serving.request import HeatmapRequest
+from serving.state import ServerSettings, ServingState, UniverseState
+from training.forecast_log import DB_FILE, ForecastLog
+
+TRAINED_TO = "2023-12-29"  # make_champion's training window end
+
+
+@pytest.fixture()
+def store(tmp_path):
+    """A folder holding an MLflow database file (the log lives beside one; its content is not read here)."""
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    return tmp_path
+
+
+def engine_for(store, market, champion) -> HeatmapEngine:
+    settings = ServerSettings.from_file(ConfigFile.read(None), "csv:/data/us_daily", str(store))
+    name = settings.cfg.universes[0]
+    return HeatmapEngine(settings, ServingState({name: UniverseState(market, champion, "ok")}, 1, 0.0))
+
+
+def logged(store) -> pd.DataFrame:
+    """The log read with plain sqlite3 (not through the product's reader)."""
+    path = store / DB_FILE
+    if not path.is_file():
+        return pd.DataFrame()
+    con = sqlite3.connect(path)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'forecasts'").fetchone():
+            return pd.DataFrame()
+        return pd.read_sql_query("SELECT * FROM forecasts", con)
+    finally:
+        con.close()
+
+
+def ask(engine, **raw):
+    body, hit, _ = asyncio.run(engine.heatmap(raw))
+    import json
+
+    return json.loads(body), hit
+
+
+def test_latest_forecast_is_logged_once_with_its_interval(store, market, champion_significant):
+    eng = engine_for(store, market, champion_significant)
+    resp, hit = ask(eng)
+    assert not hit
+    rows = logged(store)
+    day = market.panels.dates[-1].date().isoformat()
+    assert set(rows["date"]) == {day}
+    assert set(rows["horizon"]) == {"1W", "1M", "3M"}
+    assert len(rows) == 3 * len(resp["sectors"])
+    assert set(rows["model_version"]) == {"3"} and set(rows["model_name"]) == {"sector-heatmap-us_sectors"}
+    # the logged numbers are the served ones (the response rounds pp to 2 decimals)
+    xlk = rows[(rows["sector"] == "XLK") & (rows["horizon"] == "1M")].iloc[0]
+    cell = next(s for s in resp["sectors"] if s["ticker"] == "XLK")["predicted"]["1M"]
+    assert 100 * xlk["prediction"] == pytest.approx(cell["expected_rel_return_pp"], abs=0.006)
+    assert [100 * xlk["lower"], 100 * xlk["upper"]] == pytest.approx(cell["interval_pp"], abs=0.006)
+    assert xlk["prob_outperform"] == pytest.approx(cell["prob_outperform"], abs=0.0006)
+    assert xlk["lower"] < xlk["prediction"] < xlk["upper"]
+
+
+def test_cached_and_repeated_answers_never_write_again(store, market, champion_significant, monkeypatch):
+    eng = engine_for(store, market, champion_significant)
+    writes = []
+    real = ForecastLog.write
+    monkeypatch.setattr(ForecastLog, "write", lambda self, rows: writes.append(len(rows)) or real(self, rows))
+    ask(eng)
+    _, hit = ask(eng)
+    assert hit
+    ask(eng, timeframe="1W")  # another answer for the same date and model: no second write
+    ask(eng, metrics=["performance"])
+    assert len(writes) == 1
+    assert len(logged(store)) == writes[0]
+
+
+def test_dates_the_model_trained_on_are_never_logged(store, market, champion_significant):
+    eng = engine_for(store, market, champion_significant)
+    ask(eng, as_of="2023-06-30")  # inside the training window: would score in-sample fit
+    ask(eng, as_of="2024-01-03")  # after the last training row but before the next sample session
+    assert logged(store).empty
+    ask(eng, as_of="2024-01-08")  # the 5th session after 2023-12-29: out of sample
+    assert set(logged(store)["date"]) == {"2024-01-08"}
+
+
+def test_a_partial_bar_is_never_a_forecast_date(store, market, champion_significant):
+    eng = engine_for(store, market, champion_significant)
+    name, u = eng.resolve()
+    last = market.panels.dates[-1]
+    req = HeatmapRequest.parse({}, eng.cfg)
+    during = compute_heatmap(market, req, u.champion, "ok", eng.cfg, now=last + pd.Timedelta(hours=15))
+    eng.live.record(u, during)  # 15:00 UTC on the last bar's own day: the session is not over
+    assert logged(store).empty
+    after = compute_heatmap(market, req, u.champion, "ok", eng.cfg, now=last + pd.Timedelta(days=1, hours=1))
+    eng.live.record(u, after)  # the next morning: that bar is complete
+    assert set(logged(store)["date"]) == {last.date().isoformat()}
+
+
+def test_no_model_store_means_no_log_and_no_error(tmp_path, market, champion_significant):
+    eng = engine_for(tmp_path, market, champion_significant)  # no mlflow.db: serving never creates a store
+    resp, _ = ask(eng)
+    assert list(tmp_path.iterdir()) == []
+    assert resp["model"]["skill"]["1M"]["live"]["status"].startswith("no forecast log")
+
+
+def test_a_corrupt_log_is_set_aside_and_rebuilt(store, market, champion_significant):
+    (store / DB_FILE).write_bytes(b"this is not a database at all" * 100)
+    eng = engine_for(store, market, champion_significant)
+    resp, _ = ask(eng)
+    assert resp["sectors"] and resp["model"] is not None
+    assert len(logged(store)) == 3 * len(resp["sectors"])
+    assert [p.name for p in store.iterdir() if p.name.startswith(f"{DB_FILE}.corrupt-")]
+    info = eng.model_info()
+    assert info["model"]["skill"]["1W"]["live"]["status"].startswith("rebuilt")
+
+
+def test_a_locked_log_skips_logging_and_says_so(store, market, champion_significant):
+    eng = engine_for(store, market, champion_significant)
+    holder = sqlite3.connect(store / DB_FILE)
+    holder.execute("CREATE TABLE x (a)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        resp, _ = ask(eng)
+        assert resp["sectors"]
+        assert eng.live.forecast_log.status.startswith("busy")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert logged(store).empty
+    ask(eng, timeframe="1W")  # the next computed answer for that date logs it
+    assert len(logged(store)) == 3 * len(resp["sectors"])
+    assert eng.live.forecast_log.status == "ok"
+
+
+def overconfident(champion):
+    """The same champion with intervals far too narrow: live coverage will collapse."""
+    fc = champion.forecaster
+    horizons = {
+        h: dataclasses.replace(hm, residuals=sorted(np.linspace(-1e-5, 1e-5, 50).tolist()))
+        for h, hm in fc.horizons.items()
+    }
+    fc2 = dataclasses.replace(fc, horizons=horizons)
+    fc2._boosters = fc._boosters
+    return dataclasses.replace(champion, forecaster=fc2)
+
+
+def replay_past_dates(eng, days) -> None:
+    for day in days:
+        ask(eng, as_of=day.date().isoformat(), timeframe="1W")
+
+
+def test_drift_alarm_zeroes_the_predicted_weight_and_says_so(store, market, tmp_path_factory):
+    champion = overconfident(make_champion(tmp_path_factory.mktemp("drift"), SIGNIFICANT))
+    eng = engine_for(store, market, champion)
+    dates = market.panels.dates
+    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
+    resp, _ = ask(eng, timeframe="1W")
+    live = resp["model"]["skill"]["1W"]["live"]
+    assert live["n_matured"] >= 22 and live["coverage_recent"] < 0.65
+    assert live["drift"] is True and "DRIFT ALARM" in live["summary"]
+    assert any("coverage" in r and "below 65%" in r for r in live["drift_reasons"])
+    assert "LIVE DRIFT ALARM" in resp["model"]["skill"]["1W"]["summary"]
+    assert resp["health"]["weights"]["predicted"] == 0.0 and resp["health"]["skill_factor"] == 0.0
+    assert "DRIFT" in resp["health"]["predicted_note"]
+    assert eng.model_info()["model"]["skill"]["1W"]["live"]["drift"] is True
+
+
+def test_a_live_rank_ic_interval_below_zero_is_a_drift_alarm(store, market, champion_significant):
+    """This toy champion (trained on noise) ranks the toy market's planted drifts backwards: live IC < 0."""
+    eng = engine_for(store, market, champion_significant)
+    dates = market.panels.dates
+    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
+    resp, _ = ask(eng, timeframe="1W")
+    live = resp["model"]["skill"]["1W"]["live"]
+    assert live["rank_ic_ci_high"] < 0 and live["coverage_recent"] >= 0.65
+    assert live["drift_reasons"] == [
+        f"the live rank IC interval [{live['rank_ic_ci_low']:+.2f}, {live['rank_ic_ci_high']:+.2f}] lies below zero"
+    ]
+    assert resp["health"]["weights"]["predicted"] == 0.0
+    # the same model without live evidence against it keeps the weight its backtest earned
+    fresh = engine_for(store.parent / "elsewhere", market, champion_significant)
+    resp, _ = ask(fresh, timeframe="1W")
+    assert resp["health"]["weights"]["predicted"] > 0.0
