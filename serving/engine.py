@@ -99,10 +99,9 @@ class HeatmapEngine:
             req.timeframe,
             req.metrics,
             req.market_index,
-            u.model_version,
+            self.live.model_version(u),  # u.model_version, plus the live scorecard's changes while it serves
             u.data_version,
             utc_day(),
-            self.live.version(u),  # matured live forecasts added while this state serves
         )
         return req, u, key
 

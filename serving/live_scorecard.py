@@ -23,7 +23,6 @@ import pandas as pd
 from training.forecast_log import OK, REBUILT, ForecastLog, ForecastLogError, forecast_rows, log_path, loggable_day
 
 log = logging.getLogger("sector_heatmap.serving")
-NO_STORE = "no forecast log: the model store has no MLflow database here"
 
 
 class LiveScorecards:
@@ -52,6 +51,11 @@ class LiveScorecards:
 
     def version(self, u) -> int:
         return self._versions.get(id(u), 0)
+
+    def model_version(self, u) -> str:
+        """`u.model_version` for the response-cache key, changed when the live scorecard of this state changes."""
+        n = self.version(u)
+        return u.model_version if n == 0 else f"{u.model_version}+live{n}"
 
     # ---- logging -------------------------------------------------------------------------------
     def record(self, u, frame) -> None:
@@ -94,9 +98,9 @@ class LiveScorecards:
 
     # ---- the card ------------------------------------------------------------------------------
     def champion(self, u):
-        """`u.champion` with each horizon's skill extended by `live` (None stays None); never raises."""
-        if u.champion is None:
-            return None
+        """`u.champion` with each horizon's skill extended by `live`; unchanged without a model store (no log)."""
+        if u.champion is None or not self.has_store():
+            return u.champion
         version = self.version(u)
         hit = self._cards.get(id(u))
         if hit is not None and hit[0] is u and hit[1] == version:
@@ -115,8 +119,6 @@ class LiveScorecards:
 
         fc, card = u.champion.forecaster, u.champion.card or {}
         horizons = {h: hm.sessions for h, hm in fc.horizons.items()}
-        if not self.has_store():
-            return {h: {"status": NO_STORE} for h in horizons}
         try:
             frame = self.forecast_log.read(u.dataset.universe.name, str(card.get("name")), str(card.get("version")))
             scores = live_scorecard(u.dataset, frame, horizons, self.settings.train_cfg)

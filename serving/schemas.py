@@ -63,9 +63,11 @@ class LiveSkill(StrictBody):
     )
     interval_coverage: float | None = Field(None, description="share of matured outcomes inside the logged interval")
     coverage_recent: float | None = Field(
-        None, description="the same over forecasts that matured in the last live_window_weeks (26)"
+        None, description="the same over forecasts that matured in the last window_weeks"
     )
     n_recent: int | None = Field(None, description="matured forecasts behind coverage_recent")
+    window_weeks: int | None = Field(None, description="weeks of matured forecasts behind coverage_recent")
+    coverage_floor: float | None = Field(None, description="coverage_recent below this raises the drift alarm")
     drift: bool | None = Field(
         None, description="drift alarm: recent coverage below the floor or the rank IC interval below zero"
     )

@@ -86,6 +86,8 @@ def horizon_scorecard(
         "interval_coverage": NAN,
         "coverage_recent": NAN,
         "n_recent": 0,
+        "window_weeks": cfg.live_window_weeks,
+        "coverage_floor": cfg.live_coverage_floor,
     }
     if matured.empty:
         return out | _verdict(out, horizon, cfg)

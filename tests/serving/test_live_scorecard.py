@@ -120,7 +120,7 @@ def test_no_model_store_means_no_log_and_no_error(tmp_path, market, champion_sig
     eng = engine_for(tmp_path, market, champion_significant)  # no mlflow.db: serving never creates a store
     resp, _ = ask(eng)
     assert list(tmp_path.iterdir()) == []
-    assert resp["model"]["skill"]["1M"]["live"]["status"].startswith("no forecast log")
+    assert "live" not in resp["model"]["skill"]["1M"]  # nothing logged, nothing to show
 
 
 def test_a_corrupt_log_is_set_aside_and_rebuilt(store, market, champion_significant):
@@ -201,3 +201,36 @@ def test_a_live_rank_ic_interval_below_zero_is_a_drift_alarm(store, market, cham
     fresh = engine_for(store.parent / "elsewhere", market, champion_significant)
     resp, _ = ask(fresh, timeframe="1W")
     assert resp["health"]["weights"]["predicted"] > 0.0
+
+
+def test_page_draws_backtest_and_live_skill_offline(store, market, tmp_path_factory):
+    import re
+
+    from serving.render import heatmap_html
+
+    champion = overconfident(make_champion(tmp_path_factory.mktemp("page"), SIGNIFICANT))
+    eng = engine_for(store, market, champion)
+    dates = market.panels.dates
+    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
+    resp, _ = ask(eng, timeframe="1W")
+    page = heatmap_html(resp)
+    section = page[
+        page.index("<section id='model-skill-charts'>") : page.index("</section>", page.index("model-skill-charts"))
+    ]
+    assert "src=" not in page and "href=" not in page and "<script" not in page  # offline: nothing fetched
+    rows = re.findall(r"<tr class='skill-row' data-horizon='(\w+)'>", section)
+    assert rows == ["1W", "1M", "3M"]
+    live = resp["model"]["skill"]["1W"]["live"]
+    circles = [float(x) for x in re.findall(r"<circle class='ic-mean' cx='([-\d.]+)'", section)]
+    # backtest then live per horizon; x = 110 + IC / 0.3 * 100, pinned to the axis
+    assert circles[0] == pytest.approx(110 + 0.05 / 0.3 * 100, abs=0.06)
+    assert circles[1] == pytest.approx(110 + max(-0.3, min(0.3, live["rank_ic_mean"])) / 0.3 * 100, abs=0.06)
+    first_row = section[: section.index("</tr>", section.index("skill-row"))]
+    bars = re.findall(
+        r"<rect class='coverage-bar' x='10' y='\d+' width='([\d.]+)'[^>]*><title>([^<]+)</title>", first_row
+    )
+    # this card has no backtest coverage (n/a, no bar): live, then the recent window
+    assert [t.split(" coverage")[0] for _, t in bars] == ["live", f"last {live['window_weeks']}w"]
+    assert float(bars[0][0]) == pytest.approx(200 * live["interval_coverage"], abs=0.06)
+    assert float(bars[1][0]) == pytest.approx(200 * live["coverage_recent"], abs=0.06)
+    assert "DRIFT ALARM" in section
