@@ -164,17 +164,19 @@ def overconfident(champion):
     return dataclasses.replace(champion, forecaster=fc2)
 
 
-def replay_past_dates(eng, days) -> None:
-    for day in days:
+def served_after_replay(store, market, champion) -> tuple[HeatmapEngine, dict]:
+    """Serve every 5th past session of Jan-May 2024 (all matured in the data), then the latest 1W heatmap."""
+    eng = engine_for(store, market, champion)
+    dates = market.panels.dates
+    for day in dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5]:
         ask(eng, as_of=day.date().isoformat(), timeframe="1W")
+    resp, _ = ask(eng, timeframe="1W")
+    return eng, resp
 
 
 def test_drift_alarm_zeroes_the_predicted_weight_and_says_so(store, market, tmp_path_factory):
     champion = overconfident(make_champion(tmp_path_factory.mktemp("drift"), SIGNIFICANT))
-    eng = engine_for(store, market, champion)
-    dates = market.panels.dates
-    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
-    resp, _ = ask(eng, timeframe="1W")
+    eng, resp = served_after_replay(store, market, champion)
     live = resp["model"]["skill"]["1W"]["live"]
     assert live["n_matured"] >= 22 and live["coverage_recent"] < 0.65
     assert live["drift"] is True and "DRIFT ALARM" in live["summary"]
@@ -187,10 +189,7 @@ def test_drift_alarm_zeroes_the_predicted_weight_and_says_so(store, market, tmp_
 
 def test_a_live_rank_ic_interval_below_zero_is_a_drift_alarm(store, market, champion_significant):
     """This toy champion (trained on noise) ranks the toy market's planted drifts backwards: live IC < 0."""
-    eng = engine_for(store, market, champion_significant)
-    dates = market.panels.dates
-    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
-    resp, _ = ask(eng, timeframe="1W")
+    _, resp = served_after_replay(store, market, champion_significant)
     live = resp["model"]["skill"]["1W"]["live"]
     assert live["rank_ic_ci_high"] < 0 and live["coverage_recent"] >= 0.65
     assert live["drift_reasons"] == [
@@ -209,10 +208,7 @@ def test_page_draws_backtest_and_live_skill_offline(store, market, tmp_path_fact
     from serving.render import heatmap_html
 
     champion = overconfident(make_champion(tmp_path_factory.mktemp("page"), SIGNIFICANT))
-    eng = engine_for(store, market, champion)
-    dates = market.panels.dates
-    replay_past_dates(eng, dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5])
-    resp, _ = ask(eng, timeframe="1W")
+    _, resp = served_after_replay(store, market, champion)
     page = heatmap_html(resp)
     section = page[
         page.index("<section id='model-skill-charts'>") : page.index("</section>", page.index("model-skill-charts"))
