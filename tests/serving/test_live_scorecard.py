@@ -230,3 +230,19 @@ def test_page_draws_backtest_and_live_skill_offline(store, market, tmp_path_fact
     assert float(bars[0][0]) == pytest.approx(200 * live["interval_coverage"], abs=0.06)
     assert float(bars[1][0]) == pytest.approx(200 * live["coverage_recent"], abs=0.06)
     assert "DRIFT ALARM" in section
+
+
+def test_mcp_forecast_card_carries_the_live_scorecard_and_the_alarm(store, market, tmp_path_factory):
+    """Through the real MCP SDK client: the tool's output schema (ModelCard) validates the live block."""
+    from test_mcp import in_process
+
+    champion = overconfident(make_champion(tmp_path_factory.mktemp("mcp"), SIGNIFICANT))
+    eng, resp = served_after_replay(store, market, champion)
+
+    async def work(client):
+        return (await client.call_tool("get_sector_forecast", {"horizon": "1W"})).structured_content
+
+    out = in_process(eng, work)
+    live = out["model"]["skill"]["1W"]["live"]
+    assert live == resp["model"]["skill"]["1W"]["live"] and live["drift"] is True
+    assert "LIVE DRIFT ALARM" in out["skill"]["1W"]
