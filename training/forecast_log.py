@@ -19,6 +19,7 @@ Which dates may be logged (`loggable_day`):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -139,11 +140,38 @@ class ForecastLog:
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self._lock = threading.Lock()  # one writer per process at a time (SQLite serialises processes)
+        self._con: sqlite3.Connection | None = None
+        self._inode: int | None = None
 
-    def _connect(self, timeout: float) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=timeout)
-        con.execute(SCHEMA)
+    def _connection(self) -> sqlite3.Connection:
+        """The writer's connection, kept open: opening and closing one per write costs a WAL checkpoint and an
+        fsync (~15 ms here) against ~0.3 ms for an INSERT on an open one. Reopened when the file was replaced
+        or removed (checked by inode)."""
+        try:
+            inode: int | None = self.path.stat().st_ino
+        except FileNotFoundError:
+            inode = None
+        if self._con is not None and inode is not None and inode == self._inode:
+            return self._con
+        self._close()
+        con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False)
+        try:
+            # WAL + synchronous=NORMAL: a commit appends without an fsync; a power cut may lose the last answers'
+            # rows, never corrupt the file; readers (the scorecard) never block the writer.
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute(SCHEMA)
+        except BaseException:
+            con.close()
+            raise
+        self._con, self._inode = con, self.path.stat().st_ino
         return con
+
+    def _close(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.close()
+            self._con = self._inode = None
 
     def write(self, rows: Sequence[tuple]) -> int:
         """Insert `rows` (forecast_rows), keeping the first forecast of each key; returns how many were new."""
@@ -153,18 +181,16 @@ class ForecastLog:
             rebuilt = False
             for attempt in range(2):
                 try:
-                    con = self._connect(self.busy_timeout_s)
-                    try:
-                        with con:
-                            before = con.total_changes
-                            con.executemany(INSERT, rows)
-                            added = con.total_changes - before
-                    finally:
-                        con.close()
+                    con = self._connection()
+                    with con:
+                        before = con.total_changes
+                        con.executemany(INSERT, rows)
+                        added = con.total_changes - before
                     if not rebuilt:
                         self.status = OK
                     return added
                 except sqlite3.OperationalError as exc:
+                    self._close()
                     if "locked" in str(exc) or "busy" in str(exc):
                         self.status = "busy: the forecast log was locked by another process; this answer was not logged"
                         log.warning("forecast log %s is locked: %d forecasts not logged", self.path, len(rows))
@@ -174,11 +200,13 @@ class ForecastLog:
                         continue
                     return self._unavailable(exc, len(rows))
                 except sqlite3.DatabaseError as exc:  # not a database, malformed: set it aside, start a new one
+                    self._close()
                     if attempt == 0 and self._set_aside(exc):
                         rebuilt = True
                         continue
                     return self._unavailable(exc, len(rows))
                 except OSError as exc:
+                    self._close()
                     return self._unavailable(exc, len(rows))
         return 0
 
@@ -189,6 +217,10 @@ class ForecastLog:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
         try:
             self.path.rename(aside)
+            for extra in ("-wal", "-shm"):  # the set-aside file's own journal, if any, goes with it
+                side = self.path.with_name(self.path.name + extra)
+                if side.exists():
+                    side.rename(aside.with_name(aside.name + extra))
         except OSError:
             return False
         log.error(
@@ -215,7 +247,7 @@ class ForecastLog:
                 args.append(value)
         sql = f"SELECT {', '.join(COLUMNS)} FROM forecasts" + (f" WHERE {' AND '.join(where)}" if where else "")
         try:
-            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout_s)
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout_s)  # the file exists: nothing is created
             try:
                 rows = con.execute(sql, args).fetchall()
             finally:
