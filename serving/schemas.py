@@ -57,6 +57,9 @@ class LiveSkill(StrictBody):
         None, description="lower end of its interval (block bootstrap over dates, as the backtest)"
     )
     rank_ic_ci_high: float | None = Field(None, description="upper end of its interval")
+    independent_periods: float | None = Field(
+        None, description="matured dates divided by the label overlap; no interval below live_min_dates (5)"
+    )
     hit_rate: float | None = Field(None, description="share of sectors called on the right side of the date's mean")
     spread_mean: float | None = Field(
         None, description="mean realised top-3 minus bottom-3 relative return (fraction, not pp)"

@@ -60,7 +60,7 @@ class TrainConfig:
     experiment: str = "sector-heatmap"
     # live scorecard (training/scorecard.py): drift alarm when matured live interval coverage over the last
     # `live_window_weeks` is below `live_coverage_floor` (judged on at least `live_min_forecasts` forecasts), or
-    # when the live rank IC's interval (needs `live_min_dates` matured dates) lies below zero
+    # when the live rank IC's interval (needs `live_min_dates` non-overlapping periods of dates) lies below zero
     live_coverage_floor: float = 0.65
     live_window_weeks: int = 26
     live_min_forecasts: int = 22

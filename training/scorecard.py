@@ -9,7 +9,9 @@ metrics are those of the walk-forward (training/metrics.py), on matured live for
                  interval over dates (summarise_ic). Chosen over Fisher-z of per-date ICs because live dates
                  overlap (a 3M forecast logged daily shares 62 of 63 sessions with the next one): resampling
                  blocks of consecutive dates keeps that dependence, and it is the backtest's own interval, so
-                 the two can be read side by side. The block is ceil(horizon / median gap between logged dates).
+                 the two can be read side by side. The block is ceil(horizon / median gap between logged dates);
+                 no interval until the dates span `live_min_dates` blocks (non-overlapping periods), since a
+                 bootstrap over fewer blocks is degenerate (one block covering every date has zero width).
   hit rate       share of sectors called on the right side of the date's mean (metrics.hit_rate)
   top-3 spread   mean realised return of the 3 best-forecast sectors minus the 3 worst (metrics.top_bottom_spread)
   coverage       share of outcomes inside the logged interval (metrics.interval_coverage), overall and over
@@ -81,6 +83,7 @@ def horizon_scorecard(
         "rank_ic_mean": NAN,
         "rank_ic_ci_low": NAN,
         "rank_ic_ci_high": NAN,
+        "independent_periods": 0.0,
         "hit_rate": NAN,
         "spread_mean": NAN,
         "interval_coverage": NAN,
@@ -93,8 +96,9 @@ def horizon_scorecard(
         return out | _verdict(out, horizon, cfg)
     ic = ic_by_date(scores, "spearman")
     out["rank_ic_mean"] = float(ic.mean()) if len(ic) else NAN
-    if len(ic) >= cfg.live_min_dates:
-        overlap = math.ceil(sessions / median_gap_sessions(dates, ic.index))
+    overlap = math.ceil(sessions / median_gap_sessions(dates, ic.index))
+    out["independent_periods"] = len(ic) / overlap
+    if out["independent_periods"] >= cfg.live_min_dates:  # fewer blocks than this: the bootstrap is degenerate
         s = summarise_ic(ic, overlap, cfg.n_boot, cfg.ci)
         out.update(rank_ic_ci_low=s["ci_low"], rank_ic_ci_high=s["ci_high"])
     out["hit_rate"] = hit_rate(scores)
@@ -127,7 +131,7 @@ def _verdict(card: dict, horizon: str, cfg: TrainConfig) -> dict:
         ci = (
             f" [{card['rank_ic_ci_low']:+.2f}, {hi:+.2f}]"
             if np.isfinite(hi)
-            else f" (interval needs {cfg.live_min_dates}+ matured dates)"
+            else f" (no interval yet: {card['independent_periods']:.1f} non-overlapping periods, needs {cfg.live_min_dates})"
         )
         text = (
             f"{horizon} live: rank IC {card['rank_ic_mean']:+.2f}{ci}, hit rate {card['hit_rate']:.0%}, "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from serving_builders import SIGNIFICANT, make_champion
+from test_browser import browser  # noqa: F401  (the real Chromium fixture)
 
 from features.settings import ConfigFile
 from serving.engine import HeatmapEngine
@@ -220,17 +221,17 @@ def test_page_draws_backtest_and_live_skill_offline(store, market, tmp_path_fact
     assert rows == ["1W", "1M", "3M"]
     live = resp["model"]["skill"]["1W"]["live"]
     circles = [float(x) for x in re.findall(r"<circle class='ic-mean' cx='([-\d.]+)'", section)]
-    # backtest then live per horizon; x = 110 + IC / 0.3 * 100, pinned to the axis
-    assert circles[0] == pytest.approx(110 + 0.05 / 0.3 * 100, abs=0.06)
-    assert circles[1] == pytest.approx(110 + max(-0.3, min(0.3, live["rank_ic_mean"])) / 0.3 * 100, abs=0.06)
+    # backtest then live per horizon; x = 130 + IC / 0.3 * 80, pinned to the axis
+    assert circles[0] == pytest.approx(130 + 0.05 / 0.3 * 80, abs=0.06)
+    assert circles[1] == pytest.approx(130 + max(-0.3, min(0.3, live["rank_ic_mean"])) / 0.3 * 80, abs=0.06)
     first_row = section[: section.index("</tr>", section.index("skill-row"))]
     bars = re.findall(
-        r"<rect class='coverage-bar' x='10' y='\d+' width='([\d.]+)'[^>]*><title>([^<]+)</title>", first_row
+        r"<rect class='coverage-bar' x='50' y='\d+' width='([\d.]+)'[^>]*><title>([^<]+)</title>", first_row
     )
     # this card has no backtest coverage (n/a, no bar): live, then the recent window
     assert [t.split(" coverage")[0] for _, t in bars] == ["live", f"last {live['window_weeks']}w"]
-    assert float(bars[0][0]) == pytest.approx(200 * live["interval_coverage"], abs=0.06)
-    assert float(bars[1][0]) == pytest.approx(200 * live["coverage_recent"], abs=0.06)
+    assert float(bars[0][0]) == pytest.approx(150 * live["interval_coverage"], abs=0.06)
+    assert float(bars[1][0]) == pytest.approx(150 * live["coverage_recent"], abs=0.06)
     assert "DRIFT ALARM" in section
 
 
@@ -248,3 +249,34 @@ def test_mcp_forecast_card_carries_the_live_scorecard_and_the_alarm(store, marke
     live = out["model"]["skill"]["1W"]["live"]
     assert live == resp["model"]["skill"]["1W"]["live"] and live["drift"] is True
     assert "LIVE DRIFT ALARM" in out["skill"]["1W"]
+
+
+@pytest.mark.slow
+def test_skill_charts_render_in_chromium(store, market, tmp_path_factory, browser):  # noqa: F811
+    """The charts are drawn by a real browser: visible, sized, nothing fetched from the network."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_browser import ARTIFACTS
+
+    from serving.render import heatmap_html
+
+    champion = overconfident(make_champion(tmp_path_factory.mktemp("chromium"), SIGNIFICANT))
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        _, resp = pool.submit(served_after_replay, store, market, champion).result()
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.set_content(heatmap_html(resp))
+        charts = page.locator("#model-skill-charts svg.chart-ic")
+        assert charts.count() == 3
+        for i in range(3):
+            box = charts.nth(i).bounding_box()
+            assert box is not None and box["width"] == 260 and box["height"] == 44
+        assert page.locator("#model-skill-charts svg.chart-coverage").first.is_visible()
+        assert page.locator("#model-skill-charts .drift-alarm").first.inner_text() == "DRIFT ALARM"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#model-skill-charts").screenshot(path=str(ARTIFACTS / "model_skill.png"))
+    finally:
+        page.close()
+    assert requests == []
