@@ -131,7 +131,8 @@ def _verdict(card: dict, horizon: str, cfg: TrainConfig) -> dict:
         ci = (
             f" [{card['rank_ic_ci_low']:+.2f}, {hi:+.2f}]"
             if np.isfinite(hi)
-            else f" (no interval yet: {card['independent_periods']:.1f} non-overlapping periods, needs {cfg.live_min_dates})"
+            else f" (no interval yet: {card['independent_periods']:.1f} non-overlapping periods, "
+            f"needs {cfg.live_min_dates})"
         )
         text = (
             f"{horizon} live: rank IC {card['rank_ic_mean']:+.2f}{ci}, hit rate {card['hit_rate']:.0%}, "
