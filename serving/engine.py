@@ -99,7 +99,7 @@ class HeatmapEngine:
             req.timeframe,
             req.metrics,
             req.market_index,
-            self.live.model_version(u),  # u.model_version, plus the live scorecard's changes while it serves
+            u.model_version,
             u.data_version,
             utc_day(),
         )

@@ -131,7 +131,9 @@ def test_a_corrupt_log_is_set_aside_and_rebuilt(store, market, champion_signific
     assert resp["sectors"] and resp["model"] is not None
     assert len(logged(store)) == 3 * len(resp["sectors"])
     assert [p.name for p in store.iterdir() if p.name.startswith(f"{DB_FILE}.corrupt-")]
-    eng.live.wait()
+    info = eng.model_info()  # the card of this state was taken before the log was rebuilt
+    assert info["model"]["skill"]["1W"]["live"]["status"].startswith("unavailable")
+    eng.swap(eng.state)
     info = eng.model_info()
     assert info["model"]["skill"]["1W"]["live"]["status"].startswith("rebuilt")
 
@@ -172,7 +174,7 @@ def served_after_replay(store, market, champion) -> tuple[HeatmapEngine, dict]:
     dates = market.panels.dates
     for day in dates[(dates >= "2024-01-08") & (dates <= "2024-05-31")][::5]:
         ask(eng, as_of=day.date().isoformat(), timeframe="1W")
-    eng.live.wait()  # the card is refreshed off the request path
+    eng.swap(eng.state)  # the next load (a data refresh): the scorecard is a snapshot per loaded state
     resp, _ = ask(eng, timeframe="1W")
     return eng, resp
 
