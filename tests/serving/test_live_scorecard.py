@@ -22,6 +22,7 @@ from features.settings import ConfigFile
 from serving.engine import HeatmapEngine
 from serving.heatmap import compute_heatmap
 from serving.request import HeatmapRequest
+from serving.schemas import ModelInfoResponse
 from serving.state import ServerSettings, ServingState, UniverseState
 from training.forecast_log import DB_FILE, ForecastLog
 
@@ -189,7 +190,9 @@ def test_drift_alarm_zeroes_the_predicted_weight_and_says_so(store, market, tmp_
     assert "LIVE DRIFT ALARM" in resp["model"]["skill"]["1W"]["summary"]
     assert resp["health"]["weights"]["predicted"] == 0.0 and resp["health"]["skill_factor"] == 0.0
     assert "DRIFT" in resp["health"]["predicted_note"]
-    assert eng.model_info()["model"]["skill"]["1W"]["live"]["drift"] is True
+    info = ModelInfoResponse.model_validate(eng.model_info())  # GET /model's schema (unknown keys forbidden)
+    live_card = info.model.skill["1W"].live if info.model else None
+    assert live_card is not None and live_card.drift is True and live_card.n_matured == live["n_matured"]
 
 
 def test_a_live_rank_ic_interval_below_zero_is_a_drift_alarm(store, market, champion_significant):
