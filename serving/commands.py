@@ -60,6 +60,7 @@ def print_heatmap(resp: dict, console=None) -> None:
 
 def cmd_heatmap(args) -> int:
     from serving.engine import open_news_desk
+    from serving.live_scorecard import LiveScorecards
     from serving.news import heatmap_with_news
     from serving.request import HeatmapRequest
     from serving.state import ServerSettings, load_universe_state
@@ -74,7 +75,11 @@ def cmd_heatmap(args) -> int:
         raise RequestError("--format: png needs --output FILE")
     u = load_universe_state(args.universe, settings)  # what the service loads at start, for one universe
     announce(u.dataset)
-    resp = heatmap_with_news(u.dataset, req, u.champion, u.model_status, cfg, open_news_desk(settings))
+    live = LiveScorecards(settings)  # logs the forecasts as the service does; live scorecard on the card
+    desk = open_news_desk(settings)
+    resp = heatmap_with_news(
+        u.dataset, req, live.champion(u), u.model_status, cfg, desk, record=lambda f: live.record(u, f)
+    )
     if args.format == "table":
         print_heatmap(resp)
         return 0
@@ -168,3 +173,7 @@ def register(sub) -> None:
     from serving import drill_cli
 
     drill_cli.register(sub)  # `sector-heatmap sector` and `sector-heatmap rotation`
+
+    from serving import scorecard_cli
+
+    scorecard_cli.register(sub)  # `sector-heatmap scorecard`: the live scorecard per model version

@@ -59,12 +59,16 @@ class HeatmapEngine:
         self.state: ServingState = load_state(settings) if state is None else state
         self.cache = ResponseCache(self.cfg.cache_entries)
         self.news = open_news_desk(settings)  # the headline store (serving/news.py), read per answer
+        from serving.live_scorecard import LiveScorecards
+
+        self.live = LiveScorecards(settings)  # logs served forecasts; their scorecard on the model card
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
         """Serve `new_state` from now on (a reload); every cached answer of the old one is dropped."""
         self.state = new_state
         self.cache.clear()
+        self.live.clear()
 
     @property
     def horizons(self) -> tuple[str, ...]:
@@ -113,8 +117,14 @@ class HeatmapEngine:
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
         from serving.news import heatmap_with_news
 
+        def record(frame) -> None:  # only here, on a cache miss: a cached answer never logs again
+            self.live.record(u, frame)
+
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return json_bytes(heatmap_with_news(u.dataset, req, u.champion, u.model_status, self.cfg, self.news))
+        champion = self.live.champion(u)
+        return json_bytes(
+            heatmap_with_news(u.dataset, req, champion, u.model_status, self.cfg, self.news, record=record)
+        )
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
@@ -170,7 +180,7 @@ class HeatmapEngine:
         return {
             "universe": u.dataset.universe.name,
             "model_status": u.model_status,
-            "model": model_card(u.champion),
+            "model": model_card(self.live.champion(u)),
             "data_source": u.dataset.source.label,
         }
 

@@ -17,7 +17,8 @@ Components (inputs in ServingConfig.health_components):
 
 The predicted weight is its base weight times the model's measured out-of-sample skill:
   factor = min(1, rank_IC_mean / full_skill_rank_ic)  when the skill is distinguishable from zero
-           (card "significant" true AND the interval's lower end above 0), else 0.
+           (card "significant" true AND the interval's lower end above 0), else 0;
+         and 0 whenever the live scorecard of that horizon raised its drift alarm (skill["live"]["drift"]).
 So an unproven model adds nothing, and with no model the descriptive weights are renormalised.
 Percentiles use that date's sectors only, so the score ranks sectors; it is not a forecast.
 """
@@ -35,7 +36,8 @@ FORMULA = (
     "health = sum_k w_k * c_k; c_k = mean of the sector's cross-sectional percentiles (0 weakest .. 100 strongest, "
     "that date) over component k's inputs; w_k = base weight (predicted: base x skill factor) renormalised over "
     "the components the sector has; skill factor = min(1, rank IC / full_skill_rank_ic) if the out-of-sample "
-    "rank IC is distinguishable from zero (significant and interval above 0), else 0"
+    "rank IC is distinguishable from zero (significant and interval above 0) and the live scorecard raises no drift "
+    "alarm, else 0"
 )
 NA_COLOR = "#bdbdbd"
 MINUS = "\u2212"
@@ -70,12 +72,26 @@ def skill_sentence(horizon: str, skill: dict | None) -> str:
         verdict = "negative: worse than chance"
     else:
         verdict = "not distinguishable from zero"
-    return f"{head}: {verdict}"
+    return f"{head}: {verdict}" + live_drift_words(skill)
+
+
+def live_drift(skill: dict | None) -> bool:
+    """Whether the live scorecard of this horizon raised its drift alarm (training/scorecard.py)."""
+    live = (skill or {}).get("live") or {}
+    return _is_true(live.get("drift"))
+
+
+def live_drift_words(skill: dict | None) -> str:
+    """'; LIVE DRIFT ALARM: <reasons> ...' when the alarm is raised, else ''."""
+    if not live_drift(skill):
+        return ""
+    reasons = "; ".join((skill or {})["live"].get("drift_reasons") or [])
+    return f"; LIVE DRIFT ALARM: {reasons}: forecasts get no weight in the health score"
 
 
 def skill_factor(skill: dict | None, full_skill_rank_ic: float) -> float:
     """0..1 share of the predicted weight the model earns (see the module docstring)."""
-    if not skill or not _is_true(skill.get("significant")):
+    if not skill or not _is_true(skill.get("significant")) or live_drift(skill):
         return 0.0
     mean, lo = _num(skill.get("rank_ic_mean")), _num(skill.get("rank_ic_ci_low"))
     if not (np.isfinite(mean) and np.isfinite(lo)) or lo <= 0 or mean <= 0:

@@ -160,12 +160,15 @@ def check_days(days) -> float:
     return float(days)
 
 
-def heatmap_with_news(ds, req, champion, model_status, cfg, desk: NewsDesk, now=None) -> dict:
+def heatmap_with_news(ds, req, champion, model_status, cfg, desk: NewsDesk, now=None, record=None) -> dict:
     """serving.heatmap.build_heatmap plus the news columns, blocks and health input (one path for the
-    service, the MCP tools and the terminal)."""
+    service, the MCP tools and the terminal). `record(frame)`, when given, sees the computed frame first
+    (the live forecast log, serving/live_scorecard.py)."""
     from serving.heatmap import compute_heatmap, heatmap_response
 
     frame = compute_heatmap(ds, req, champion, model_status, cfg, now)
+    if record is not None:
+        record(frame)
     at = news_moment(None if frame.req.as_of is None else frame.day, frame.now)  # the session answered
     news = desk.sectors(ds.universe.name, list(frame.rows.index), at)
     frame = with_news(frame, news, desk.cfg)

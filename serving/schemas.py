@@ -42,6 +42,42 @@ class Leadership(StrictBody):
     )
 
 
+class LiveSkill(StrictBody):
+    """The live scorecard of one horizon: forecasts the service logged, scored once their horizon passed
+    (training/scorecard.py). Same metric definitions as the backtest figures beside it."""
+
+    status: str = Field(description="'ok', or why the forecast log is busy, rebuilt or unavailable")
+    n_forecasts: int | None = Field(None, description="forecasts logged for this model version and horizon")
+    n_matured: int | None = Field(None, description="of them, forecasts whose horizon has passed in the data")
+    n_dates_matured: int | None = Field(None, description="forecast dates with matured forecasts")
+    first_date: date | None = Field(None, description="first logged forecast date")
+    last_matured_date: date | None = Field(None, description="latest forecast date whose outcome is known")
+    rank_ic_mean: float | None = Field(None, description="mean per-date rank IC of matured live forecasts")
+    rank_ic_ci_low: float | None = Field(
+        None, description="lower end of its interval (block bootstrap over dates, as the backtest)"
+    )
+    rank_ic_ci_high: float | None = Field(None, description="upper end of its interval")
+    independent_periods: float | None = Field(
+        None, description="matured dates divided by the label overlap; no interval below live_min_dates (5)"
+    )
+    hit_rate: float | None = Field(None, description="share of sectors called on the right side of the date's mean")
+    spread_mean: float | None = Field(
+        None, description="mean realised top-3 minus bottom-3 relative return (fraction, not pp)"
+    )
+    interval_coverage: float | None = Field(None, description="share of matured outcomes inside the logged interval")
+    coverage_recent: float | None = Field(
+        None, description="the same over forecasts that matured in the last window_weeks"
+    )
+    n_recent: int | None = Field(None, description="matured forecasts behind coverage_recent")
+    window_weeks: int | None = Field(None, description="weeks of matured forecasts behind coverage_recent")
+    coverage_floor: float | None = Field(None, description="coverage_recent below this raises the drift alarm")
+    drift: bool | None = Field(
+        None, description="drift alarm: recent coverage below the floor or the rank IC interval below zero"
+    )
+    drift_reasons: list[str] | None = Field(None, description="why the alarm is raised, in plain words")
+    summary: str | None = Field(None, description="the live scorecard in plain words")
+
+
 class HorizonSkill(StrictBody):
     """Out-of-sample skill of one forecast horizon (walk-forward test); intervals matter, not point estimates."""
 
@@ -64,6 +100,9 @@ class HorizonSkill(StrictBody):
     significant: bool | None = Field(None, description="interval above zero with enough independent periods")
     summary: str = Field(
         description="the skill in plain words, e.g. '1M rank IC 0.03 [-0.01, 0.07]: not distinguishable from zero'"
+    )
+    live: LiveSkill | None = Field(
+        None, description="the live scorecard of matured served forecasts, beside the backtest figures above"
     )
 
 

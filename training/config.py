@@ -58,6 +58,13 @@ class TrainConfig:
     primary_metric: str = "rank_ic_mean"  # compared at `primary_horizon` for the champion gate
     primary_horizon: str = "1M"
     experiment: str = "sector-heatmap"
+    # live scorecard (training/scorecard.py): drift alarm when matured live interval coverage over the last
+    # `live_window_weeks` is below `live_coverage_floor` (judged on at least `live_min_forecasts` forecasts), or
+    # when the live rank IC's interval (needs `live_min_dates` non-overlapping periods of dates) lies below zero
+    live_coverage_floor: float = 0.65
+    live_window_weeks: int = 26
+    live_min_forecasts: int = 22
+    live_min_dates: int = 5
     # SQLite tracking/registry database + artifacts, relative to the working dir; STORE_ENV overrides it
     store_dir: str = field(default_factory=lambda: store_dir_from_env() or DEFAULT_STORE_DIR)
 

@@ -560,8 +560,12 @@ def test_stdio_heatmap_equals_build_heatmap(stdio, served, as_of, demo_store):
     got = stdio.call("get_sector_heatmap", args)
     assert not got.is_error, got.content[0].text
     data = got.structured_content
+    champion = u.champion
+    if any("live" in s for s in data["model"]["skill"].values()):  # the server's live scorecard, from its own log
+        skill = {h: {**s, "live": data["model"]["skill"][h]["live"]} for h, s in champion.card["skill"].items()}
+        champion = dataclasses.replace(champion, card={**champion.card, "skill": skill})
     desk = NewsDesk(FeatureConfig().news, news_cache_of(demo_store))  # the server's headline store
-    expected = heatmap_with_news(u.dataset, HeatmapRequest.parse(args, cfg), u.champion, u.model_status, cfg, desk)
+    expected = heatmap_with_news(u.dataset, HeatmapRequest.parse(args, cfg), champion, u.model_status, cfg, desk)
     expected = json.loads(json.dumps(expected))  # as JSON carries it
     assert data["model_status"] == "ok" and data["model"]["name"].endswith("-demo")
     health = {s["ticker"]: s["health_score"] for s in data["sectors"]}
