@@ -41,7 +41,8 @@ from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
-from serving.mcp_server import build_mcp
+from serving.mcp_fastpath import McpResultCache
+from serving.mcp_server import build_mcp, read_only_tools
 from serving.schemas import HeatmapResponse, MatrixResponse, ModelInfoResponse, PingResponse, ReloadResponse
 from serving.state import ServerSettings, ServingState, StateLoader, abandon_start, log
 
@@ -312,8 +313,13 @@ class _McpEndpoint:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette):
-        inner = build_mcp(lambda: _service().engine).streamable_http_app(streamable_http_path="/mcp")
-        self.app = inner
+        server = build_mcp(lambda: _service().engine)
+        inner = server.streamable_http_app(streamable_http_path="/mcp")
+        # repeat calls of the read-only tools are answered from a result cache in front of the SDK's transport,
+        # everything else by the SDK (why: serving/mcp_fastpath.py)
+        self.app = McpResultCache(
+            inner, server.session_manager, await read_only_tools(server), lambda: _service().engine, _max_entries()
+        )
         async with inner.router.lifespan_context(inner):
             yield
 
@@ -327,6 +333,13 @@ class _McpEndpoint:
 _mcp = _McpEndpoint()
 mcp_app = Starlette(routes=[Route("/mcp", _mcp, methods=["GET", "POST", "DELETE"])], lifespan=_mcp.lifespan)
 SectorHeatmap = bentoml.asgi_app(mcp_app, path="/", name="mcp")(SectorHeatmap)  # type: ignore[misc]
+
+
+def _max_entries() -> int:
+    try:
+        return _service().cfg.cache_entries
+    except Exception:  # no service instance yet (starting)
+        return _DEFAULTS.cache_entries
 
 
 def _max_body_bytes() -> int:
