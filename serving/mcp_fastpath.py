@@ -151,7 +151,6 @@ class McpResultCache:
         self.security = TransportSecurityMiddleware(manager.security_settings)
         self.results = ResponseCache(max_entries)
         self.generation: int | None = None
-        self.hits = 0
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or self.manager.stateless:
@@ -160,8 +159,13 @@ class McpResultCache:
         headers = Headers(scope=scope)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
         session = headers.get(MCP_SESSION_ID_HEADER)
-        transport = None if not session else live_transport(self.manager, session, scope)
-        if version not in HANDSHAKE_PROTOCOL_VERSIONS or transport is None or not await self._acceptable(scope):
+        transport = None if session is None else live_transport(self.manager, session, scope)
+        if (
+            version not in HANDSHAKE_PROTOCOL_VERSIONS
+            or session is None
+            or transport is None
+            or not await self._acceptable(scope)
+        ):
             await self.app(scope, receive, send)
             return
         message = await receive()
@@ -186,7 +190,6 @@ class McpResultCache:
         if result is None:
             await self._through_sdk(scope, replay, send, key, rid)
             return
-        self.hits += 1
         body = b'{"jsonrpc":"2.0","id":' + json.dumps(rid, ensure_ascii=False).encode() + b',"result":' + result + b"}"
         await send(
             {

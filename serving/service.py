@@ -309,7 +309,7 @@ class _McpEndpoint:
     app), so each lifespan builds its own."""
 
     def __init__(self) -> None:
-        self.app: Starlette | None = None
+        self.app: McpResultCache | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette):
