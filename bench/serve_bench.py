@@ -99,9 +99,19 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, bytes, dict]:
         conn.close()
 
 
+GC_LOG_ENV = "SECTOR_HEATMAP_GC_LOG"  # read by bench/gcprobe/sitecustomize.py in the server's processes
+
+
+def gc_log(store: Path) -> Path:
+    """Where the server started for `store` logs its collector pauses (bench/gcprobe)."""
+    return store.parent / "gc.log"
+
+
 def start_server(store: Path, workdir: Path, port: int) -> tuple[subprocess.Popen, float]:
     env = {**os.environ, SOURCE_ENV: SOURCE, STORE_ENV: str(store), "BENTOML_HOME": str(workdir / "bentoml")}
     env.pop(API_KEY_ENV, None)  # `serve` itself sets BENTOML_DO_NOT_TRACK
+    env[GC_LOG_ENV] = str(gc_log(store))  # the collector's pauses, logged by every server process (bench/gcprobe)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "bench" / "gcprobe"), env.get("PYTHONPATH")) if p)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
@@ -268,29 +278,67 @@ def mcp_session(port: int) -> dict[str, str]:
     return session
 
 
-def mcp_load(port: int, quick: bool) -> dict:
+def gc_pauses(log: Path, pid: int, start: float, end: float) -> dict:
+    """The collector's pauses in process `pid` between two unix times (bench/gcprobe's log)."""
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            t, p, gen, ms = line.split()
+            if int(p) == pid and start <= float(t) <= end:
+                pauses[int(gen)].append(float(ms))
+    every = [ms for xs in pauses.values() for ms in xs]
+    return {
+        "gen1": len(pauses[1]),
+        "gen2": len(pauses[2]),
+        "gen2_max_ms": round(max(pauses[2], default=0.0), 1),
+        "over_10ms": sum(ms > 10.0 for ms in every),
+        "max_ms": round(max(every, default=0.0), 1),
+        "total_ms": round(sum(every), 1),
+    }
+
+
+def measured(port: int, requests: list[bytes], total: int, worker, log: Path, pinned: bool = False) -> dict:
+    """One load run with where its time went: the server worker's CPU seconds, the load generator's own CPU
+    seconds (both compete for the same 2 cores) and the worker's collector pauses during the run."""
+    cpu0, t0 = sum(worker.cpu_times()[:2]), time.time()
+    out = run_load(HOST, port, requests, total, CONCURRENCY, LOAD_MAX_S, pinned=pinned).summary()
+    t1, cpu1 = time.time(), sum(worker.cpu_times()[:2])
+    return {**out, "server_cpu_s": round(cpu1 - cpu0, 3), "gc": gc_pauses(log, worker.pid, t0, t1)}
+
+
+def mcp_load(port: int, quick: bool, server_pid: int, log: Path) -> dict:
     """Cached get_sector_heatmap over streamable HTTP next to cached POST /heatmap, in the same run.
 
+    `mcp_cached`: the repeat call, answered by the result cache in front of the SDK (serving/mcp_fastpath.py).
+    `mcp_sdk`: the same call with an empty `_meta`, which the result cache leaves to the SDK (the engine's
+    cache is still hot): the SDK's own cost, the figure before the result cache.
     The client side is the raw protocol on keep-alive connections (the load generator), so the figure is the
     server's cost, not the SDK client's (its output-schema check alone costs ~9 ms a call in Python)."""
+    worker = worker_process(server_pid)
     sessions = [mcp_session(port) for _ in range(CONCURRENCY)]  # one session per connection (pinned below)
-    call = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "get_sector_heatmap", "arguments": {"timeframe": "1M"}},
-    }
+    params = {"name": "get_sector_heatmap", "arguments": {"timeframe": "1M"}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    sdk_call = {**call, "params": {**params, "_meta": {}}}
     tool = [build_request(HOST, port, "POST", "/mcp", json.dumps(call).encode(), h) for h in sessions]
+    sdk = [build_request(HOST, port, "POST", "/mcp", json.dumps(sdk_call).encode(), h) for h in sessions]
     heat = [build_request(HOST, port, "POST", "/heatmap", b'{"timeframe":"1M"}')]
     total = LOAD_REQUESTS // (10 if quick else 3)
     run_load(HOST, port, heat, WARMUP, CONCURRENCY, LOAD_MAX_S)
     run_load(HOST, port, tool, WARMUP, CONCURRENCY, LOAD_MAX_S, pinned=True)  # the same cache entry as /heatmap
+    run_load(HOST, port, sdk, WARMUP // 3, CONCURRENCY, LOAD_MAX_S, pinned=True)
     rounds = []
     for _ in range(1 if quick else 3):
-        h = run_load(HOST, port, heat, total, CONCURRENCY, LOAD_MAX_S).summary()
-        m = run_load(HOST, port, tool, total, CONCURRENCY, LOAD_MAX_S, pinned=True).summary()
+        h = measured(port, heat, total, worker, log)
+        m = measured(port, tool, total, worker, log, pinned=True)
+        s = measured(port, sdk, total, worker, log, pinned=True)
         rounds.append(
-            {"heatmap_cached": h, "mcp_cached": m, "ratio": round(m["throughput_rps"] / h["throughput_rps"], 3)}
+            {
+                "heatmap_cached": h,
+                "mcp_cached": m,
+                "mcp_sdk": s,
+                "ratio": round(m["throughput_rps"] / h["throughput_rps"], 3),
+                "ratio_sdk": round(s["throughput_rps"] / h["throughput_rps"], 3),
+            }
         )
     return {"rounds": rounds, "median_round": sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]}
 
@@ -431,7 +479,7 @@ def attack_case(store, proc, port, cold) -> dict:
 
 def mcp_case(store, proc, port, cold) -> dict:
     """Only the MCP case over streamable HTTP (next to POST /heatmap); the stdio cold start follows."""
-    return {"mcp_http": mcp_load(port, "--quick" in sys.argv)}
+    return {"mcp_http": mcp_load(port, "--quick" in sys.argv, proc.pid, gc_log(store))}
 
 
 def stdio_after(store) -> dict:
@@ -447,7 +495,7 @@ def full_case(store, proc, port, cold) -> dict:
         "load": load_rounds(port, quick),
         "uncached_heatmap": uncached(port, quick),
         "png": png(port),
-        "mcp_http": mcp_load(port, quick),
+        "mcp_http": mcp_load(port, quick, proc.pid, gc_log(store)),
         "livez_under_attack": livez_under_attack(port, quick),
         "reload_rss": reload_rss(proc.pid, port, RELOADS // (4 if quick else 1)),
     }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import time
@@ -110,6 +111,7 @@ class SectorHeatmap:
             )
             # a universe that fails is reported and not served; only when none loads does this raise
             self.engine = HeatmapEngine(self.settings, state=self._loader.load(self.settings))
+            freeze_heap(collect=False)
         except Exception as exc:
             self._loader.shutdown()
             abandon_start(exc)  # under `sector-heatmap serve`: stop the server, never a worker restart loop
@@ -234,6 +236,7 @@ class SectorHeatmap:
                 return Response(json_bytes(body), media_type=JSON_TYPE)
             finally:  # the replaced (or rejected) state's memory back to the OS, before the next reload can start
                 await self._loader.release()
+                freeze_heap(collect=True)  # the new state out of the collector's way, the old one's cycles freed
 
     @bentoml.api(input_spec=NoParams, output_spec=PingResponse)
     async def ping(self) -> Response:
@@ -242,6 +245,19 @@ class SectorHeatmap:
         Answered like a cached heatmap (finished bytes, no BentoML output serialisation), so the
         difference between the two is exactly what the service adds per request."""
         return Response(PING_BODY, media_type=JSON_TYPE)
+
+
+def freeze_heap(collect: bool) -> None:
+    """Move every object alive now (the loaded state, the libraries) out of the cyclic collector's reach.
+
+    Why (bench/serve_bench.py --mcp-only, bench/gcprobe): the worker holds ~530k long-lived objects, and a
+    full collection of them paused it 0.5-1 s on the shared 2-core machine, the whole p99 of a cached answer.
+    Frozen objects are still freed by reference counting; on a reload (`collect`) the frozen set is first
+    unfrozen and collected, so the old state's reference cycles are freed, then the new state is frozen."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 # ---- GET routes: the model card and the heatmap as a page / picture ----------------------------
@@ -321,6 +337,7 @@ class _McpEndpoint:
             inner, server.session_manager, await read_only_tools(server), lambda: _service().engine, _max_entries()
         )
         async with inner.router.lifespan_context(inner):
+            freeze_heap(collect=False)  # what BentoML and the SDK built since __init__ froze the state
             yield
 
     async def __call__(self, scope, receive, send) -> None:
