@@ -252,6 +252,8 @@ def freeze_heap(collect: bool) -> None:
 
     Why (bench/serve_bench.py --mcp-only, bench/gcprobe): the worker holds ~530k long-lived objects, and a
     full collection of them paused it 0.5-1 s on the shared 2-core machine, the whole p99 of a cached answer.
+    What full collections still walk is mostly per-request objects BentoML keeps for its 30 s traffic timeout
+    (TimeoutMiddleware never cancels its timer, whose context holds the request's tracing span).
     Frozen objects are still freed by reference counting; on a reload (`collect`) the frozen set is first
     unfrozen and collected, so the old state's reference cycles are freed, then the new state is frozen."""
     if collect:
