@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from features.errors import RequestError, SectorHeatmapError
+from serving import request_timer
 from serving.auth import ApiKeyMiddleware, check_api_key
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
@@ -96,6 +97,7 @@ class NoParams(BaseModel):
 class SectorHeatmap:
     def __init__(self) -> None:
         log.setLevel(logging.INFO)  # BentoML leaves non-BentoML loggers at WARNING; what was loaded matters
+        request_timer.install()  # BentoML's per-request timeout timers cancelled when done (serving/request_timer.py)
         # every load (this one and each /reload) runs on one thread and hands the old state's memory back: see
         # StateLoader (a load per pool thread kept one glibc arena per thread, ~2.5x RSS after some reloads)
         self._loader = StateLoader()
