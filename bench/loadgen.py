@@ -19,6 +19,7 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float] = field(repr=False)
+    client_cpu_s: float = 0.0  # this process's CPU time over the run: the generator's own share of the machine
 
     def percentile(self, q: float) -> float:
         xs = sorted(self.latencies_ms)
@@ -36,6 +37,7 @@ class LoadResult:
             "p50_ms": round(self.percentile(50), 2),
             "p99_ms": round(self.percentile(99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
+            "client_cpu_s": round(self.client_cpu_s, 3),
         }
 
 
@@ -110,6 +112,7 @@ async def _run(host, port, requests, total, concurrency, max_seconds, pinned) ->
 
     lat: list[float] = []
     errors: list[int] = []
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     await asyncio.gather(
         *(
@@ -117,7 +120,7 @@ async def _run(host, port, requests, total, concurrency, max_seconds, pinned) ->
             for k in range(concurrency)
         )
     )
-    return LoadResult(len(lat), len(errors), time.perf_counter() - t0, lat)
+    return LoadResult(len(lat), len(errors), time.perf_counter() - t0, lat, time.process_time() - cpu0)
 
 
 def run_load(

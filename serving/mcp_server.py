@@ -530,3 +530,12 @@ async def _progress(ctx: Context | None, done: float, message: str) -> None:
 async def _first(work: Awaitable[tuple[dict, bool]]) -> dict:
     data, _ = await work
     return data
+
+
+async def read_only_tools(server: MCPServer) -> frozenset[str]:
+    """The tools annotated read-only and idempotent: their answers may be served again (serving/mcp_fastpath.py)."""
+    return frozenset(
+        t.name
+        for t in await server.list_tools()
+        if t.annotations and t.annotations.read_only_hint and t.annotations.idempotent_hint
+    )

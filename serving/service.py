@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import time
@@ -39,14 +40,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from features.errors import RequestError, SectorHeatmapError
+from serving import request_timer
 from serving.auth import ApiKeyMiddleware, check_api_key
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
+from serving.mcp_fastpath import McpResultCache
 from serving.mcp_schemas import SectorRotationResult
-from serving.mcp_server import build_mcp
+from serving.mcp_server import build_mcp, read_only_tools
 from serving.schemas import (
     HeatmapResponse,
     MatrixResponse,
@@ -136,6 +139,7 @@ class NoParams(BaseModel):
 class SectorHeatmap:
     def __init__(self) -> None:
         log.setLevel(logging.INFO)  # BentoML leaves non-BentoML loggers at WARNING; what was loaded matters
+        request_timer.install()  # BentoML's per-request timeout timers cancelled when done (serving/request_timer.py)
         # every load (this one and each /reload) runs on one thread and hands the old state's memory back: see
         # StateLoader (a load per pool thread kept one glibc arena per thread, ~2.5x RSS after some reloads)
         self._loader = StateLoader()
@@ -151,6 +155,7 @@ class SectorHeatmap:
             )
             # a universe that fails is reported and not served; only when none loads does this raise
             self.engine = HeatmapEngine(self.settings, state=self._loader.load(self.settings))
+            freeze_heap(collect=False)
         except Exception as exc:
             self._loader.shutdown()
             abandon_start(exc)  # under `sector-heatmap serve`: stop the server, never a worker restart loop
@@ -308,6 +313,7 @@ class SectorHeatmap:
                 return Response(json_bytes(body), media_type=JSON_TYPE)
             finally:  # the replaced (or rejected) state's memory back to the OS, before the next reload can start
                 await self._loader.release()
+                freeze_heap(collect=True)  # the new state out of the collector's way, the old one's cycles freed
 
     @bentoml.api(input_spec=NoParams, output_spec=PingResponse)
     async def ping(self) -> Response:
@@ -316,6 +322,21 @@ class SectorHeatmap:
         Answered like a cached heatmap (finished bytes, no BentoML output serialisation), so the
         difference between the two is exactly what the service adds per request."""
         return Response(PING_BODY, media_type=JSON_TYPE)
+
+
+def freeze_heap(collect: bool) -> None:
+    """Move every object alive now (the loaded state, the libraries) out of the cyclic collector's reach.
+
+    Why (bench/serve_bench.py --mcp-only, bench/gcprobe): the worker holds ~530k long-lived objects, and a
+    full collection of them paused it 0.5-1 s on the shared 2-core machine, the whole p99 of a cached answer.
+    What full collections still walk is mostly per-request objects BentoML keeps for its 30 s traffic timeout
+    (TimeoutMiddleware never cancels its timer, whose context holds the request's tracing span).
+    Frozen objects are still freed by reference counting; on a reload (`collect`) the frozen set is first
+    unfrozen and collected, so the old state's reference cycles are freed, then the new state is frozen."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 # ---- GET routes: the model card and the heatmap as a page / picture ----------------------------
@@ -432,13 +453,19 @@ class _McpEndpoint:
     app), so each lifespan builds its own."""
 
     def __init__(self) -> None:
-        self.app: Starlette | None = None
+        self.app: McpResultCache | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette):
-        inner = build_mcp(lambda: _service().engine).streamable_http_app(streamable_http_path="/mcp")
-        self.app = inner
+        server = build_mcp(lambda: _service().engine)
+        inner = server.streamable_http_app(streamable_http_path="/mcp")
+        # repeat calls of the read-only tools are answered from a result cache in front of the SDK's transport,
+        # everything else by the SDK (why: serving/mcp_fastpath.py)
+        self.app = McpResultCache(
+            inner, server.session_manager, await read_only_tools(server), lambda: _service().engine, _max_entries()
+        )
         async with inner.router.lifespan_context(inner):
+            freeze_heap(collect=False)  # what BentoML and the SDK built since __init__ froze the state
             yield
 
     async def __call__(self, scope, receive, send) -> None:
@@ -451,6 +478,13 @@ class _McpEndpoint:
 _mcp = _McpEndpoint()
 mcp_app = Starlette(routes=[Route("/mcp", _mcp, methods=["GET", "POST", "DELETE"])], lifespan=_mcp.lifespan)
 SectorHeatmap = bentoml.asgi_app(mcp_app, path="/", name="mcp")(SectorHeatmap)  # type: ignore[misc]
+
+
+def _max_entries() -> int:
+    try:
+        return _service().cfg.cache_entries
+    except Exception:  # no service instance yet (starting)
+        return _DEFAULTS.cache_entries
 
 
 def _max_body_bytes() -> int:
