@@ -50,6 +50,7 @@ class HeatmapEngine:
         self.cfg = settings.cfg
         self.state: ServingState = load_state(settings) if state is None else state
         self.cache = ResponseCache(self.cfg.cache_entries)
+        self.now: Callable[[], object] | None = None  # the live clock (serving/live.py); None: the real UTC now
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
@@ -103,9 +104,13 @@ class HeatmapEngine:
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
         from serving.heatmap import build_heatmap
+        from serving.intraday import with_intraday
 
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
-        return json_bytes(build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg))
+        now = None if self.now is None else self.now()
+        body = build_heatmap(u.dataset, req, u.champion, u.model_status, self.cfg, now=now)
+        # today's partial move in the relative-return cells only, marked intraday (never in features or the model)
+        return json_bytes(with_intraday(body, u.intraday, req, u.dataset.config.neutral_threshold_pp))
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
