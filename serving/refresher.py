@@ -147,12 +147,12 @@ class Refresher:
                     outcome, error = "failed", "internal error while refreshing (see the server log)"
                 if new is not None:
                     self.engine.swap(new)  # one assignment; the cache of the old state goes with it
-        steps = dict(self.status.steps)
+        self._record(started, time.perf_counter() - t0, outcome, error)  # together with the swap
         if new is not None:
             del new
             steps = await self._extra_steps()
+            self.status = replace(self.status, steps=steps)
             await self.loader.release()
-        self._record(started, time.perf_counter() - t0, outcome, error, steps)
         return outcome
 
     async def _extra_steps(self) -> dict[str, str]:
@@ -167,7 +167,7 @@ class Refresher:
                 out[name] = f"failed: {type(exc).__name__}: {exc}"
         return out
 
-    def _record(self, started: pd.Timestamp, seconds: float, outcome: str, error: str | None, steps) -> None:
+    def _record(self, started: pd.Timestamp, seconds: float, outcome: str, error: str | None) -> None:
         ok = outcome == "ok"
         failures = 0 if ok else self.status.failures + 1
         if ok:
@@ -184,7 +184,6 @@ class Refresher:
             last_success=started if ok else self.status.last_success,
             failures=failures,
             next_due=due,
-            steps=steps,
         )
         if ok:
             log.info("refreshed in %.2f s; next refresh %s", seconds, iso(due))

@@ -37,13 +37,16 @@ class IntradayBars:
     last_bar: dict[str, pd.Timestamp] = field(default_factory=dict)  # ticker -> UTC start of its latest bar
     interval: str = "15m"
     failed: dict[str, str] = field(default_factory=dict)  # ticker -> why it has no partial bar
+    asked_at: pd.Timestamp | None = None  # UTC: the newest bar is still forming until its end passes
 
     @property
     def through(self) -> pd.Timestamp | None:
-        """The end of the latest bar held (UTC): what the intraday numbers are as of."""
+        """What the intraday numbers are as of (UTC): the end of the latest bar, or the time of the download
+        while that bar is still forming."""
         if not self.last_bar:
             return None
-        return max(self.last_bar.values()) + pd.Timedelta(minutes=INTERVAL_MINUTES.get(self.interval, 0))
+        end = max(self.last_bar.values()) + pd.Timedelta(minutes=INTERVAL_MINUTES.get(self.interval, 0))
+        return end if self.asked_at is None else min(end, self.asked_at)
 
 
 def _real_download(tickers: list[str], start: str, timeout: float, interval: str, cache_dir: Path) -> pd.DataFrame:
@@ -82,10 +85,10 @@ def load_intraday(
     try:
         frame = yahoo._with_deadline(call, deadline_s)
     except yahoo.DownloadTimeout:
-        return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, "timed out"))
+        return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, "timed out"), asked_at=now)
     except Exception as exc:  # yfinance raises little; whatever it is, today's move is simply not shown
         why = f"download failed: {type(exc).__name__}: {exc}"
-        return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, why))
+        return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, why), asked_at=now)
     rows, last, failed = [], {}, {}
     for ticker in names:
         sub = None if frame is None or frame.empty else yahoo._columns_of(frame, ticker, single=len(names) == 1)
@@ -96,7 +99,7 @@ def load_intraday(
         values, last[ticker] = bar
         rows.append({"date": session, "ticker": ticker, **values})
     bars = pd.DataFrame(rows, columns=["date", "ticker", *VALUE_COLUMNS]) if rows else empty
-    return IntradayBars(session, bars, last, interval, failed)
+    return IntradayBars(session, bars, last, interval, failed, now)
 
 
 def _partial_bar(sub: pd.DataFrame, tz, opens: pd.Timestamp, until: pd.Timestamp):
