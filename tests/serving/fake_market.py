@@ -29,7 +29,8 @@ from features.universe import load_universe
 from serving.live import LiveMarket
 
 CONTROL_ENV = "FAKE_MARKET_CONTROL"
-FIRST = "2023-01-03"
+FIRST_ENV = "FAKE_MARKET_FIRST"  # the first session of the history (the bench asks for decades)
+FIRST = os.environ.get(FIRST_ENV, "2023-01-03")
 LAST = "2026-12-31"
 SEAM = str(Path(__file__).resolve()) + ":seam"  # the value of SECTOR_HEATMAP_TEST_SEAM
 
