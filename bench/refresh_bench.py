@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ os.environ.setdefault("FAKE_MARKET_FIRST", "1999-01-04")  # before fake_market i
 
 import fake_market  # noqa: E402
 import pandas as pd  # noqa: E402
+import serve_bench  # noqa: E402
 from loadgen import LoadResult, build_request, run_load  # noqa: E402
 from serve_bench import HOST, free_port, get, stop_server  # noqa: E402
 
@@ -40,8 +40,7 @@ from features.calendar import sessions  # noqa: E402
 from features.settings import ConfigFile  # noqa: E402
 from features.sources.yahoo import CACHE_ENV  # noqa: E402
 from serving.live import build_live_state  # noqa: E402
-from serving.state import SOURCE_ENV, TEST_SEAM_ENV, ServerSettings  # noqa: E402
-from training.config import STORE_ENV  # noqa: E402
+from serving.state import TEST_SEAM_ENV, ServerSettings  # noqa: E402
 
 NY = "America/New_York"
 DAYS = ["2025-12-01", "2025-12-02", "2025-12-03", "2025-12-04", "2025-12-05", "2025-12-08"]
@@ -104,34 +103,17 @@ def served_p99(workdir: Path, quick: bool) -> dict:
     day = iter(d.strftime("%Y-%m-%d") for d in sessions("XNYS", DAYS[0], "2026-12-31"))  # each refresh: a new one
     fake_market.write_control(control, now=ny(next(day), "16:10").isoformat(), tick_s=0.05)
     port = free_port()
-    env = {
-        **os.environ,
-        SOURCE_ENV: "yfinance",
-        STORE_ENV: str(workdir / "none"),
-        CACHE_ENV: str(workdir / "served_cache"),
-        TEST_SEAM_ENV: fake_market.SEAM,
-        fake_market.CONTROL_ENV: str(control),
-        "BENTOML_HOME": str(workdir / "bentoml"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "serving.cli", "serve", "--host", HOST, "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=open(workdir / "server.log", "wb"),  # noqa: SIM115 - the server process owns it until it exits
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    # the serve benchmark's start-up (readiness wait, log file), on yfinance through the test seam
+    os.environ.update(
+        {
+            CACHE_ENV: str(workdir / "served_cache"),
+            TEST_SEAM_ENV: fake_market.SEAM,
+            fake_market.CONTROL_ENV: str(control),
+        }
     )
+    serve_bench.SOURCE = "yfinance"
+    proc, _ = serve_bench.start_server(workdir / "none", workdir, port)
     try:
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if get(f"http://{HOST}:{port}/readyz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 120:
-                raise RuntimeError((workdir / "server.log").read_text()[-3000:])
-            time.sleep(0.1)
         req = [build_request(HOST, port, "POST", "/heatmap", b'{"timeframe":"1M"}')]
         run_load(HOST, port, req, 200, CONCURRENCY)  # warm
         quiet, busy, durations, overlapped, errors = [], [], [], 0, 0

@@ -196,11 +196,11 @@ def _universe_state(
         ds = before.dataset  # the same completed sessions: features already built
     else:
         ds = _dataset(uni, fetch, mine, settings)
-    if before is not None:
+    if before is not None and before.dataset.source.synthetic == ds.source.synthetic:
         champion, status = before.champion, before.model_status
         if champion is not None and ds is not before.dataset and (why := model_fits(champion, ds)) is not None:
             champion, status = None, why
-    else:
+    else:  # at start, or auto's demo fallback replaced by real data: the registry decides again
         loaded = load_universe_state(name, settings, dataset=ds)
         champion, status = loaded.champion, loaded.model_status
     return UniverseState(ds, champion, status, IntradayView.build(ds, bars, settings.cfg))
