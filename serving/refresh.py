@@ -13,9 +13,11 @@ Everything takes `now` (a tz-aware UTC timestamp): no clock is read here, so the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from features.calendar import _calendar
@@ -69,16 +71,25 @@ def utc(ts) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def _sessions_from(calendar: str, start: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]:
-    """(session, open UTC, close UTC) of the sessions from the exchange-local day of `start` (minus one,
-    for sessions that straddle midnight UTC) over the next SESSIONS_AHEAD days."""
+@functools.lru_cache(maxsize=8)
+def _session_table(calendar: str) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """(sessions, opens, closes as UTC int64 ns) of the whole calendar, built once: a lookup is a bisection
+    (the scheduler asks at every tick, on the event loop)."""
     cal = _calendar(calendar)
-    local = start.tz_convert(cal.tz).tz_localize(None).normalize()
-    lo, hi = local - pd.Timedelta(days=1), local + pd.Timedelta(days=SESSIONS_AHEAD)
-    lo, hi = max(lo, cal.first_session), min(hi, cal.last_session)
-    if lo > hi:
-        return []
-    return [(s, utc(cal.session_open(s)), utc(cal.session_close(s))) for s in cal.sessions_in_range(lo, hi)]
+    sessions = pd.DatetimeIndex(cal.sessions)
+    opens = pd.DatetimeIndex(cal.opens.reindex(sessions)).tz_convert("UTC").asi8
+    closes = pd.DatetimeIndex(cal.closes.reindex(sessions)).tz_convert("UTC").asi8
+    return sessions, opens, closes
+
+
+def _sessions_from(calendar: str, start: pd.Timestamp) -> Iterator[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]:
+    """(session, open UTC, close UTC), in order, of the sessions closing after a day before `start` and
+    opening within SESSIONS_AHEAD days after it (lazily: callers stop at the first that fits)."""
+    sessions, opens, closes = _session_table(calendar)
+    lo = int(np.searchsorted(closes, (start - pd.Timedelta(days=1)).value, side="right"))
+    hi = int(np.searchsorted(opens, (start + pd.Timedelta(days=SESSIONS_AHEAD)).value, side="right"))
+    for i in range(lo, hi):
+        yield sessions[i], pd.Timestamp(opens[i], tz="UTC"), pd.Timestamp(closes[i], tz="UTC")
 
 
 def market_phase(calendar: str, now) -> MarketPhase:
