@@ -192,7 +192,8 @@ def _universe_state(
     """One universe's new state: its previous dataset and champion when nothing new was downloaded."""
     mine = [t for t in uni.tickers() if t in fetch.raw or t in fetch.failed]
     through = fetch.last_date(required_tickers(uni))
-    if before is not None and not downloaded and before.dataset.data_through == through:
+    live_before = before is not None and before.dataset.source.kind in ("yfinance", "cache")  # not auto's demo
+    if before is not None and live_before and not downloaded and before.dataset.data_through == through:
         ds = before.dataset  # the same completed sessions: features already built
     else:
         ds = _dataset(uni, fetch, mine, settings)

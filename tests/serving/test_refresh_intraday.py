@@ -148,3 +148,20 @@ def test_intraday_source_keeps_only_bars_of_today_s_session_before_now():
     fake.fail = True
     failed = load_intraday(["XLK"], "XNYS", IN_SESSION, downloader=fake.intraday)
     assert failed is not None and failed.bars.empty and "XLK" in failed.failed
+
+
+def test_a_refresh_replacing_demo_data_never_keeps_the_demo_model(settings, tmp_path):
+    """auto fell back to the demo market at start; the first refresh that reaches yfinance brings real data
+    and asks the registry again (a demo-trained champion must never score real prices)."""
+    from features.dataset import MarketDataset
+
+    fake = FakeMarket(IN_SESSION)
+    cfg = settings()
+    real = build_live_state(cfg, 1, fake.market(), None)
+    u = real.universes["us_sectors"]
+    demo_ds = MarketDataset.from_bars(u.dataset.bars, u.dataset.universe, "demo:seed=7")
+    demo = replace(u, dataset=demo_ds, champion=make_champion(tmp_path / "champ", INSIGNIFICANT), model_status="ok")
+    started = replace(real, universes={"us_sectors": demo})
+    new = build_live_state(cfg, 2, fake.market(), started).universes["us_sectors"]
+    assert new.dataset is not demo_ds and new.dataset.source.label == "yfinance"
+    assert new.champion is None and new.model_status != "ok"
