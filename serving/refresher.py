@@ -75,6 +75,13 @@ class Refresher:
         now = market.now()
         due = next_due(self.calendars, now, self.schedule) if self.enabled else None
         self.status = RefreshStatus(started=now, last_success=now, next_due=due)
+        cached = [n for n, u in engine.state.universes.items() if u.dataset.source.kind == "cache"]
+        if self.enabled and cached:  # started on the yfinance cache: stale until a refresh gets through
+            error = f"no fresh data at start for {', '.join(cached)}: serving the yfinance cache"
+            retry = retry_due(self.calendars, now, 1, self.schedule)
+            self.status = replace(
+                self.status, outcome="failed", error=error, failures=1, last_attempt=now, next_due=retry
+            )
         self.metrics = RefreshMetrics.get()
         self._pending: asyncio.Future | None = None  # a build past its deadline, still running
         self._stop: asyncio.Event | None = None

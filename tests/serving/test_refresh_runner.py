@@ -201,3 +201,23 @@ def test_mark_stale_touches_only_the_top_level_flag():
     already = b'{"stale":true,"freshness":{"stale":false}}'
     assert json.loads(mark_stale(already, b"{}", True))["freshness"]["stale"] is False
     assert json.loads(mark_stale(b'{"rows":[]}', b'{"x":1}', True)) == {"rows": [], "refresh": {"x": 1}}
+
+
+def test_a_start_on_the_cache_alone_is_stale_until_a_refresh_gets_through(make, tmp_path):
+    fake, first = make(ny("2025-12-01 16:10"))  # fills the cache through Monday
+    fake2 = FakeMarket(ny("2025-12-02 16:10"))
+    fake2.fail = True  # Tuesday: yfinance is down when the next server starts
+    s = first.settings
+    loader = StateLoader()
+    try:
+        engine = HeatmapEngine(s, state=loader.run(build_live_state, s, 1, fake2.market(), None))
+        r = Refresher(s, engine, loader, fake2.market(), asyncio.Lock())
+        assert engine.state.universes["us_sectors"].dataset.source.kind == "cache"
+        assert r.block(None)["stale"] and "cache" in r.status.error
+        assert r.status.next_due == ny("2025-12-02 16:10:30")
+        fake2.fail = False
+        fake2.advance(seconds=30)
+        assert asyncio.run(r.refresh_once()) == "ok" and not r.block(None)["stale"]
+        assert engine.state.universes["us_sectors"].dataset.data_through == pd.Timestamp("2025-12-02")
+    finally:
+        loader.shutdown()
