@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import last_complete_session
 from features.dataset import MarketDataset
 from features.errors import ConfigError, SectorHeatmapError, SourceError
 from features.findings import ValidationReport
@@ -119,7 +120,7 @@ def build_live_state(
         except SectorHeatmapError as exc:
             failed[name] = UniverseFailure(name, f"universe {name!r}: {exc}", settings.source)
     problems: list[str] = []
-    fetches: dict[str, yahoo.YahooFetch] = {}
+    fetches: dict[str, yahoo.YahooFetch | None] = {}
     downloaded: dict[str, bool] = {}
     today: dict[str, IntradayBars | None] = {}
     for cal in dict.fromkeys(u.calendar for u in universes.values()):
@@ -132,10 +133,14 @@ def build_live_state(
             return _daily(*args)
 
         tickers = list(dict.fromkeys(t for u in mine for t in u.tickers()))
-        fetches[cal] = yahoo.load_yfinance(
-            tickers, deadline_s=fcfg.download_deadline_s, calendar=cal, downloader=counted, now=now
-        )
-        downloaded[cal] = bool(calls)
+        names = [n for n, u in universes.items() if u.calendar == cal]
+        if _daily_complete(previous, names, cal, now):
+            fetches[cal], downloaded[cal] = None, False  # in session: nothing to read or download
+        else:
+            fetches[cal] = yahoo.load_yfinance(
+                tickers, deadline_s=fcfg.download_deadline_s, calendar=cal, downloader=counted, now=now
+            )
+            downloaded[cal] = bool(calls)
         today[cal] = None
         if cfg.intraday_interval and market_phase(cal, now).open:
             intraday = list(dict.fromkeys(t for u in mine for t in required_tickers(u)))
@@ -151,6 +156,13 @@ def build_live_state(
     for name, uni in universes.items():
         fetch, bars = fetches[uni.calendar], today[uni.calendar]
         required = required_tickers(uni)
+        if bars is not None and (lacking := [t for t in required if t in bars.failed]):
+            problems.append(f"{name}: no intraday bars for {', '.join(lacking)} ({bars.failed[lacking[0]]})")
+        if fetch is None:  # the previous dataset is complete: only today's view is new
+            assert previous is not None
+            kept = previous.universes[name]
+            out[name] = replace(kept, intraday=IntradayView.build(kept.dataset, bars, cfg))
+            continue
         missing = [t for t in required if t not in fetch.raw]
         if missing:
             why = "; ".join(f"{t}: {fetch.failed.get(t, 'no data')}" for t in missing)
@@ -161,8 +173,6 @@ def build_live_state(
         stale = [t for t in required if t in fetch.failed]
         if stale:
             problems.append(f"{name}: no fresh daily data for {', '.join(stale)} ({fetch.failed[stale[0]]})")
-        if bars is not None and (lacking := [t for t in required if t in bars.failed]):
-            problems.append(f"{name}: no intraday bars for {', '.join(lacking)} ({bars.failed[lacking[0]]})")
         before = None if previous is None else previous.universes.get(name)
         try:
             out[name] = _universe_state(name, uni, fetch, downloaded[uni.calendar], bars, before, settings)
@@ -178,6 +188,24 @@ def build_live_state(
     for problem in problems:
         log.warning("start-up data: %s", problem)
     return state
+
+
+def _daily_complete(previous: ServingState | None, names: list[str], calendar: str, now: pd.Timestamp) -> bool:
+    """Every universe on `calendar` already holds the last completed session of each required ticker, from
+    yfinance: then an in-session refresh reads no cache file and downloads no daily bar."""
+    if previous is None:
+        return False
+    complete = last_complete_session(calendar, now)
+    for name in names:
+        u = previous.universes.get(name)
+        if u is None or u.dataset.source.kind != "yfinance":
+            return False
+        ends = (
+            u.dataset.bars.groupby("ticker", observed=True)["date"].max().reindex(required_tickers(u.dataset.universe))
+        )
+        if ends.isna().any() or bool((ends < complete).any()):
+            return False
+    return True
 
 
 def _universe_state(
