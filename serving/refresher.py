@@ -133,6 +133,7 @@ class Refresher:
         """One refresh now: build, swap or keep, record; returns the outcome."""
         started, t0 = self.market.now(), time.perf_counter()
         new: ServingState | None = None
+        trim = False
         if self._pending is not None and not self._pending.done():
             outcome, error = "failed", "the previous refresh is still running past its deadline"
         else:
@@ -153,13 +154,18 @@ class Refresher:
                     log.exception("refresh failed (a bug)")
                     outcome, error = "failed", "internal error while refreshing (see the server log)"
                 if new is not None:
+                    old = self.engine.state.universes
+                    # a dataset replaced (after the close) frees a whole table: worth handing back to the OS
+                    trim = any(u.dataset is not getattr(old.get(n), "dataset", None) for n, u in new.universes.items())
+                    del old
                     self.engine.swap(new)  # one assignment; the cache of the old state goes with it
         self._record(started, time.perf_counter() - t0, outcome, error)  # together with the swap
         if new is not None:
             del new
             steps = await self._extra_steps()
             self.status = replace(self.status, steps=steps)
-            await self.loader.release()
+            if trim:  # not after an in-session refresh: it frees little, and malloc_trim locks the allocator
+                await self.loader.release()
         return outcome
 
     async def _extra_steps(self) -> dict[str, str]:
