@@ -51,6 +51,8 @@ class HeatmapEngine:
         self.state: ServingState = load_state(settings) if state is None else state
         self.cache = ResponseCache(self.cfg.cache_entries)
         self.now: Callable[[], object] | None = None  # the live clock (serving/live.py); None: the real UTC now
+        # the live refresh block added to the agent heatmap (serving/refresher.py Refresher.mark_dict), never cached
+        self.live: Callable[[dict, str | None], dict] | None = None
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
@@ -134,7 +136,8 @@ class HeatmapEngine:
             return {**resp, "market_overview": overview_sentences(resp, overview), "skill": skill_words(resp)}
 
         out, extra_hit = await self.cache.get_or_compute(("agent_heatmap", *key), lambda: json_bytes(compute()))
-        return json.loads(out), hit and extra_hit
+        answer = json.loads(out)
+        return (answer if self.live is None else self.live(answer, raw.get("universe"))), hit and extra_hit
 
     async def matrix(self, raw: dict | None) -> tuple[bytes, bool]:
         """(JSON bytes of POST /matrix, cache hit)."""

@@ -86,9 +86,9 @@ def applies(view: IntradayView | None, req) -> bool:
 
 def with_intraday(body: dict, view: IntradayView | None, req, threshold_pp: float) -> dict:
     """The heatmap body with its relative-return cells ending now and the intraday marks; every other
-    value (features, health, predictions) untouched. Without a view: the marks say `intraday: false`."""
+    value (features, health, predictions) untouched. Without a view the body is as it was (no intraday keys)."""
     if not applies(view, req):
-        return {**body, "intraday": False, "intraday_last_bar": None, "intraday_session": None}
+        return body
     assert view is not None
     spreads = view.spreads_pp.to_dict("index")
     for sector in body["sectors"]:

@@ -253,9 +253,19 @@ class Refresher:
         return {**blk, "data_age_s": age}
 
     def mark(self, body: bytes, universe: str | None) -> bytes:
-        """A cached answer with the live refresh block (and `stale` when the last refresh failed)."""
+        """A cached answer with the live refresh block (and `stale` when the last refresh failed); as it was
+        when this server does not refresh (csv, demo: nothing to report, and no age ticking in the answer)."""
+        if not self.enabled:
+            return body
         blk = self.block(universe)
         return mark_stale(body, json_bytes(blk), bool(blk.get("stale")))
+
+    def mark_dict(self, answer: dict, universe: str | None) -> dict:
+        """The same for an answer already parsed (the MCP heatmap tool)."""
+        if not self.enabled:
+            return answer
+        blk = self.block(universe)
+        return {**answer, "stale": bool(answer.get("stale")) or bool(blk["stale"]), "refresh": blk}
 
     def status_document(self) -> dict:
         """GET /status: the schedule and its last outcome, then the data age per universe."""

@@ -123,6 +123,7 @@ class SectorHeatmap:
         # started by the startup hook below, never here nor at import (serving/refresher.py); extra steps
         # (e.g. news headlines) plug in via Refresher(extra_steps={name: callable(state)})
         self.refresher = Refresher(self.settings, self.engine, self._loader, self.market, self._reload_lock)
+        self.engine.live = self.refresher.mark_dict  # the MCP heatmap tool carries the same refresh block
 
     def __is_ready__(self) -> bool:
         """Ready once at least one universe is served (__init__ fails otherwise); the ones that could not be

@@ -19,6 +19,7 @@ from serving.engine import HeatmapEngine
 from serving.freshness import mark_stale
 from serving.live import build_live_state
 from serving.refresher import Refresher
+from serving.schemas import HeatmapResponse, MatrixResponse
 from serving.state import ServerSettings, StateLoader
 
 NY = "America/New_York"
@@ -78,6 +79,9 @@ def test_refreshes_on_schedule_and_swaps_atomically(make):
         assert blk["data_as_of"] == "2025-12-02T15:15:00Z" and blk["data_age_s"] == 0.0  # the 10:00 bar ends 10:15
         marked = json.loads(r.mark(body, None))
         assert marked["refresh"]["outcome"] == "ok" and marked["intraday"] is True
+        HeatmapResponse.model_validate(marked)  # the declared schema, intraday marks and refresh block included
+        matrix, _ = await engine.matrix({})
+        MatrixResponse.model_validate(json.loads(r.mark(matrix, None)))
         fake.advance(hours=6)  # 16:15: past the 16:05 after-close slot
         await until(lambda: engine.state.generation == 3)
         assert engine.state.universes["us_sectors"].dataset.data_through == pd.Timestamp("2025-12-02")
@@ -124,6 +128,12 @@ def test_a_failed_refresh_keeps_the_state_marks_stale_and_backs_off(make):
         assert st.failures == 1 and "SPY" in st.error and st.next_due == fake.now + pd.Timedelta(seconds=30)
         marked = json.loads(r.mark(body, None))
         assert marked["stale"] is True and marked["freshness"]["stale"] is False
+        engine.live = r.mark_dict  # as the service wires it: the MCP heatmap tool says the same
+        agent, _ = await engine.agent_heatmap({})
+        assert agent["stale"] is True and agent["refresh"] == {
+            **r.block(None),
+            "data_age_s": agent["refresh"]["data_age_s"],
+        }
         assert marked["refresh"]["stale"] and "failed" in marked["refresh"]["stale_reason"]
         assert marked["refresh"]["data_age_s"] == 8 * 60.0  # the old state's data: as of its download at 10:07
         fake.advance(seconds=30)

@@ -83,7 +83,8 @@ def test_served_refresh_on_a_fake_clock(tmp_path):
             write_control(control, now=ny("2025-12-02 16:06"), tick_s=0.1)  # after the close
             doc = wait_for(http, lambda d: d["generation"] == 4)
             closed = http.post("/heatmap", json={}).json()
-            assert closed["intraday"] is False and closed["data_through"] == "2025-12-02"
+            assert "intraday" not in closed and closed["data_through"] == "2025-12-02"
+            assert closed["refresh"]["intraday"] is False
             assert doc["universes"]["us_sectors"]["market_open"] is False
             assert doc["refresh"]["next_refresh"] == "2025-12-03T14:30:00Z"
         finally:
