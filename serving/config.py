@@ -14,6 +14,7 @@ from features.volatility import realised_vol
 from features.volume import ADOSC_NORM, SENTIMENT_SCORE, VOLUME_GROWTH_1M, VOLUME_GROWTH_1W, updown_volume
 
 SCHEMA_VERSION = "1.0"
+INTRADAY_INTERVALS = ("5m", "15m", "30m", "60m")  # yfinance serves these for about the last 60 days
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,15 @@ class ServingConfig:
     cache_entries: int = 256
     # largest request body the service reads; a bigger one is a 413 (the API's bodies are a few hundred bytes)
     max_body_bytes: int = 64 * 1024
+    # scheduled refresh (serving/refresh.py): every interval in session, once after the close, never when closed
+    refresh_enabled: bool = True  # for the yfinance and auto sources (csv and demo data never change)
+    refresh_interval_min: float = 15.0
+    refresh_after_close_min: float = 5.0
+    refresh_deadline_s: float = 120.0  # a refresh not done by then is abandoned and counts as failed
+    refresh_backoff_min_s: float = 30.0  # first retry after a failure; doubles up to refresh_backoff_max_s
+    refresh_backoff_max_s: float = 600.0
+    refresh_retry_after_close_min: float = 120.0  # failed refreshes are retried this long after the close
+    intraday_interval: str = "15m"  # yfinance bars for today's partial session ("" = no intraday)
 
     def __post_init__(self) -> None:
         if set(self.health_weights) != set(self.health_components):
@@ -107,6 +117,26 @@ class ServingConfig:
             raise ConfigError(f"serving config: cache_entries must be >= 1, got {self.cache_entries}")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             raise ConfigError(f"serving config: max_body_bytes must be an integer >= 1024, got {self.max_body_bytes!r}")
+        self._check_refresh()
+
+    def _check_refresh(self) -> None:
+        positive = (
+            "refresh_interval_min",
+            "refresh_deadline_s",
+            "refresh_backoff_min_s",
+            "refresh_backoff_max_s",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"serving config: {name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("refresh_after_close_min", "refresh_retry_after_close_min"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"serving config: {name} must be >= 0, got {getattr(self, name)!r}")
+        if self.intraday_interval not in ("", *INTRADAY_INTERVALS):
+            raise ConfigError(
+                f"serving config: intraday_interval must be one of {', '.join(INTRADAY_INTERVALS)} "
+                f"(or empty for none), got {self.intraday_interval!r}"
+            )
 
     @property
     def spread_windows(self) -> tuple[str, ...]:

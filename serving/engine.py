@@ -62,6 +62,9 @@ class HeatmapEngine:
         from serving.live_scorecard import LiveScorecards
 
         self.live = LiveScorecards(settings)  # logs served forecasts; their scorecard on the model card
+        self.now: Callable[[], object] | None = None  # the live clock (serving/live.py); None: the real UTC now
+        # the live refresh block added to the agent heatmap (serving/refresher.py Refresher.mark_dict), never cached
+        self.refresh_mark: Callable[[dict, str | None], dict] | None = None
 
     # ---- state --------------------------------------------------------------------------------
     def swap(self, new_state: ServingState) -> None:
@@ -115,16 +118,18 @@ class HeatmapEngine:
         return req, u, key
 
     def _build_heatmap(self, u: UniverseState, req) -> bytes:
+        from serving.intraday import with_intraday
         from serving.news import heatmap_with_news
 
         def record(frame) -> None:  # only here, on a cache miss: a cached answer never logs again
             self.live.record(u, frame)
 
         # a RequestError (as_of before the data, a benchmark that is not the universe's) reaches the caller
+        now = None if self.now is None else self.now()
         champion = self.live.champion(u)
-        return json_bytes(
-            heatmap_with_news(u.dataset, req, champion, u.model_status, self.cfg, self.news, record=record)
-        )
+        body = heatmap_with_news(u.dataset, req, champion, u.model_status, self.cfg, self.news, now=now, record=record)
+        # today's partial move in the relative-return cells only, marked intraday (never in features or the model)
+        return json_bytes(with_intraday(body, u.intraday, req, u.dataset.config.neutral_threshold_pp))
 
     async def heatmap(self, raw: dict | None) -> tuple[bytes, bool, tuple]:
         """(JSON bytes of POST /heatmap, cache hit, cache key) for a heatmap request mapping."""
@@ -148,7 +153,9 @@ class HeatmapEngine:
             return {**resp, "market_overview": overview_sentences(resp, overview), "skill": skill_words(resp)}
 
         out, extra_hit = await self.cache.get_or_compute(("agent_heatmap", *key), lambda: json_bytes(compute()))
-        return json.loads(out), hit and extra_hit
+        answer = json.loads(out)
+        mark = self.refresh_mark
+        return (answer if mark is None else mark(answer, raw.get("universe"))), hit and extra_hit
 
     async def matrix(self, raw: dict | None) -> tuple[bytes, bool]:
         """(JSON bytes of POST /matrix, cache hit)."""
@@ -201,7 +208,7 @@ class HeatmapEngine:
         state = self.state
         req, name, u, day = self._request(state, universe, as_of)
         span = check_days(days)
-        now = pd.Timestamp.now("UTC")
+        now = pd.Timestamp.now("UTC") if self.now is None else pd.Timestamp(self.now())  # the live clock
         key = ("news", state.generation, name, day, str(sector)[:EXCERPT_CHARS], span, self.news.version(), utc_day())
         return await self._cached_json(key, lambda: news_answer(self.news, u.dataset, sector, span, req.as_of, now))
 

@@ -130,6 +130,23 @@ class Freshness(StrictBody):
     stale: bool = Field(description="sessions_behind >= stale_sessions")
 
 
+class RefreshBlock(StrictBody):
+    """The scheduled refresh as of this answer (live: not cached with it)."""
+
+    enabled: bool = Field(description="false for data that never changes (csv, demo) or when switched off")
+    last_refresh: datetime | None = Field(description="start of the last refresh attempt, UTC; null before the first")
+    outcome: str = Field(description="startup | ok | failed | timeout: how the last attempt ended")
+    duration_s: float | None = Field(description="seconds the last attempt took")
+    last_success: datetime | None = Field(description="the last successful refresh (or the start-up load), UTC")
+    next_refresh: datetime | None = Field(description="when the next refresh is due, UTC; null when none is")
+    market_open: bool = Field(description="the universe's exchange is in session now")
+    data_as_of: datetime | None = Field(description="when the data was last true: close or last intraday bar, UTC")
+    data_age_s: float | None = Field(description="seconds since data_as_of")
+    intraday: bool = Field(description="today's partial session is in the relative-return columns")
+    stale: bool = Field(description="the last refresh failed: the data is older than the schedule promises")
+    stale_reason: str | None = Field(description="why, when stale")
+
+
 # ---- POST /heatmap ------------------------------------------------------------------------------
 class DescriptiveCells(StrictBody):
     """What happened (not a forecast); each group is present only when its metric was requested."""
@@ -250,6 +267,9 @@ class ColumnInfo(StrictBody):
     short: str = Field(description="short column title")
     unit: str = Field(description="unit of the values: pp, %, % ann., 0-1")
     description: str = Field(description="what the column measures")
+    intraday: bool | None = Field(
+        None, description="true when the values include today's partial session (up to intraday_last_bar)"
+    )
 
 
 class PredictedColumn(StrictBody):
@@ -321,6 +341,22 @@ class HeatmapResponse(StrictBody):
         description="one sentence: benchmark move, leading cohort, strongest and weakest sector"
     )
     news: NewsInfo | None = Field(None, description="how the news columns were read")
+    intraday: bool | None = Field(
+        None,
+        description="true when the relative-return columns include today's partial session (marked per column); "
+        "features, health score and predictions never do",
+        json_schema_extra=NULLABLE,
+    )
+    intraday_last_bar: datetime | None = Field(
+        None, description="start of the newest intraday bar used, UTC", json_schema_extra=NULLABLE
+    )
+    intraday_session: date | None = Field(
+        None, description="the session the intraday bars belong to", json_schema_extra=NULLABLE
+    )
+    intraday_note: str | None = Field(None, description="what the intraday values cover", json_schema_extra=NULLABLE)
+    refresh: RefreshBlock | None = Field(
+        None, description="the scheduled refresh and the data's age (live)", json_schema_extra=NULLABLE
+    )
 
 
 # ---- POST /news ---------------------------------------------------------------------------------
@@ -372,6 +408,9 @@ class MatrixResponse(Matrix):
 
     universe: str = Field(description="universe name")
     is_demo: bool = Field(description="true for the synthetic demo market: not real prices")
+    refresh: RefreshBlock | None = Field(
+        None, description="the scheduled refresh and the data's age (live)", json_schema_extra=NULLABLE
+    )
 
 
 # ---- POST /model, GET /model --------------------------------------------------------------------

@@ -47,9 +47,11 @@ from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, json_bytes
 from serving.guard import RequestGuard
 from serving.http_errors import field_name, request_error_response
+from serving.live import initial_state, live_market
 from serving.mcp_fastpath import McpResultCache
 from serving.mcp_schemas import SectorRotationResult
 from serving.mcp_server import build_mcp, read_only_tools
+from serving.refresher import Refresher, RefreshStep
 from serving.schemas import (
     HeatmapResponse,
     MatrixResponse,
@@ -153,14 +155,29 @@ class SectorHeatmap:
                 ", ".join(self.cfg.universes),
                 "required" if self.settings.api_key else "not required",
             )
+            # the clock and yfinance the scheduled refresh uses (a test seam may fake both: serving/live.py)
+            self.market = live_market(self.settings)
             # a universe that fails is reported and not served; only when none loads does this raise
-            self.engine = HeatmapEngine(self.settings, state=self._loader.load(self.settings))
+            state = self._loader.run(initial_state, self.settings, self.market)
+            self.engine = HeatmapEngine(self.settings, state=state)
+            self.engine.now = self.market.now
             freeze_heap(collect=False)
         except Exception as exc:
             self._loader.shutdown()
             abandon_start(exc)  # under `sector-heatmap serve`: stop the server, never a worker restart loop
             raise
         self._reload_lock = asyncio.Lock()
+        # started by the startup hook below, never here nor at import (serving/refresher.py); extra steps
+        # (the news headlines) plug in via Refresher(extra_steps={name: callable(state)})
+        steps: dict[str, RefreshStep] = {"news": self._refresh_news}
+        self.refresher = Refresher(self.settings, self.engine, self._loader, self.market, self._reload_lock, steps)
+        self.engine.refresh_mark = self.refresher.mark_dict  # the MCP heatmap tool carries the same refresh block
+
+    def _refresh_news(self, state: ServingState) -> None:
+        """The refresh's news step: the headlines of every universe served, fetched (when due by
+        features.news.refresh_minutes), scored and stored, on the loader thread before the swap."""
+        universes = [u.dataset.universe for u in state.universes.values()]
+        self.engine.news.refresh(universes, now=self.market.now(), fetcher=self.market.news)
 
     def __is_ready__(self) -> bool:
         """Ready once at least one universe is served (__init__ fails otherwise); the ones that could not be
@@ -171,6 +188,15 @@ class SectorHeatmap:
     def _refuse_unusable_api_key(self) -> None:
         """Start-up fails (ConfigError naming SECTOR_HEATMAP_API_KEY) for a key no client could ever send."""
         check_api_key(self.settings.api_key)
+
+    @bentoml.on_startup
+    async def _start_refresh(self) -> None:
+        """The scheduled refresh runs on the server's event loop for the lifespan of this instance."""
+        self.refresher.start()
+
+    @bentoml.on_shutdown
+    async def _stop_refresh(self) -> None:
+        await self.refresher.stop()
 
     # ---- the engine: state, cache and answers shared with the MCP tools (serving/engine.py) ------
     # A RequestError raised below reaches the API method or page, which answers it as a 400 response: never
@@ -228,6 +254,7 @@ class SectorHeatmap:
             body, hit, _ = await self.heatmap_body(raw)
         except RequestError as exc:
             return request_error_response(exc)
+        body = self.refresher.mark(body, universe)  # the live refresh block, never cached
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
     @bentoml.api(input_spec=MatrixParams, output_spec=MatrixResponse)
@@ -237,6 +264,7 @@ class SectorHeatmap:
             body, hit = await self.matrix_body({"universe": universe, "as_of": as_of})
         except RequestError as exc:
             return request_error_response(exc)
+        body = self.refresher.mark(body, universe)
         return Response(body, media_type=JSON_TYPE, headers={"X-Cache": "hit" if hit else "miss"})
 
     @bentoml.api(input_spec=NewsParams, output_spec=NewsResponse)
@@ -412,6 +440,11 @@ async def dashboard_redirect(request: Request) -> Response:
     return RedirectResponse(f"/ui/heatmap{query}", status_code=307)
 
 
+async def get_status(request: Request) -> Response:
+    """GET /status: the refresh schedule (last refresh, outcome, next due, market open) and data age per universe."""
+    return Response(json_bytes(_service().refresher.status_document()), media_type=JSON_TYPE)
+
+
 heatmap_html_page = _page("html", "text/html; charset=utf-8")
 heatmap_png_page = _page("png", "image/png")
 
@@ -432,6 +465,7 @@ pages = Starlette(
     routes=[
         Route("/docs.json", openapi_json, methods=["GET"]),  # matched before BentoML's own /docs.json route
         Route("/model", get_model, methods=["GET"]),
+        Route("/status", get_status, methods=["GET"]),
         Route("/ui/heatmap", heatmap_html_page, methods=["GET"]),
         Route("/ui/heatmap.png", heatmap_png_page, methods=["GET"]),
         Route("/ui", dashboard_redirect, methods=["GET"]),

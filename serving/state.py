@@ -8,6 +8,7 @@ environment, the way a server process receives them, and are read once (ServerSe
   SECTOR_HEATMAP_STORE    model store folder (default: the YAML's training.store_dir, i.e. mlruns)
   SECTOR_HEATMAP_API_KEY  when set, the API requires header X-API-KEY (serving/auth.py)
   SECTOR_HEATMAP_SERVE_PID  set by `sector-heatmap serve`: the pid of the BentoML arbiter (see abandon_start)
+  SECTOR_HEATMAP_TEST_SEAM  end-to-end tests only: a fake clock and yfinance (serving/live.py); never in production
 
 A configured universe that cannot be loaded (bad data, unknown name) does not stop the others: the
 service serves what loaded and reports the rest (`ServingState.failed`, answered with a 503 naming the
@@ -32,6 +33,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from features.config import FeatureConfig
 from features.dataset import MarketDataset
@@ -44,9 +46,13 @@ from serving.auth import API_KEY_ENV, check_api_key
 from serving.config import ServingConfig
 from training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from serving.intraday import IntradayView
+
 CONFIG_ENV = "SECTOR_HEATMAP_CONFIG"
 SOURCE_ENV = "SECTOR_HEATMAP_SOURCE"
 SERVE_PID_ENV = "SECTOR_HEATMAP_SERVE_PID"
+TEST_SEAM_ENV = "SECTOR_HEATMAP_TEST_SEAM"  # tests only: FILE.py:FACTORY giving a fake clock and yfinance
 DEFAULT_SOURCE = "auto"
 LOCAL_SOURCES = ("csv", "demo")  # kinds `sector-heatmap serve` loads in full before it starts the server
 STARTUP_FAILURE_EXIT = 3  # a worker that gives up starting exits with this (uvicorn's own code for it)
@@ -63,6 +69,7 @@ class ServerSettings:
     train_cfg: TrainConfig  # where the model store is (store_dir, experiment)
     source: DataSource
     api_key: str | None = field(default=None, repr=False)
+    test_seam: str | None = None  # TEST_SEAM_ENV: a fake clock and yfinance for end-to-end tests (serving/live.py)
 
     @property
     def store_dir(self) -> str:
@@ -94,12 +101,13 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
         env = os.environ if environ is None else environ
-        return cls.from_file(
+        settings = cls.from_file(
             ConfigFile.read(env.get(CONFIG_ENV) or None),
             env.get(SOURCE_ENV) or DEFAULT_SOURCE,
             api_key=env.get(API_KEY_ENV) or None,
             environ=env,
         )
+        return replace(settings, test_seam=env.get(TEST_SEAM_ENV) or None)
 
 
 @dataclass
@@ -107,6 +115,7 @@ class UniverseState:
     dataset: MarketDataset
     champion: object | None  # training.registry.ChampionModel
     model_status: str
+    intraday: IntradayView | None = None  # today's partial move, descriptive only (serving/intraday.py)
 
     # cached: both are part of every cache key, looked up on every request
     @cached_property
@@ -230,11 +239,12 @@ def load_universe_data(name: str, settings: ServerSettings) -> MarketDataset:
     return ds
 
 
-def load_universe_state(name: str, settings: ServerSettings) -> UniverseState:
-    """Dataset and champion of one universe (the service and `sector-heatmap heatmap` share it)."""
+def load_universe_state(name: str, settings: ServerSettings, dataset: MarketDataset | None = None) -> UniverseState:
+    """Dataset and champion of one universe (the service and `sector-heatmap heatmap` share it); a `dataset`
+    already loaded (the live path, serving/live.py) gets its champion here."""
     from training.registry import load_champion
 
-    ds = load_universe_data(name, settings)
+    ds = load_universe_data(name, settings) if dataset is None else dataset
     # never raises: a missing or broken store comes back as (None, why), i.e. descriptive only
     champion, status = load_champion(ds.universe.name, ds.source, settings.store_dir, settings.train_cfg.experiment)
     if champion is not None and (why := model_fits(champion, ds)) is not None:
@@ -371,6 +381,15 @@ class StateLoader:
         """After a swap, once the caller dropped its references to the old state: trim, on the loader thread
         (a ctypes call releases the GIL; the event loop keeps answering)."""
         await asyncio.get_running_loop().run_in_executor(self._executor, release_memory)
+
+    def run(self, fn: Callable[..., ServingState], *args) -> ServingState:
+        """Any other build of a state (the scheduled refresh's), on the loader thread, waiting for it."""
+        return self._executor.submit(fn, *args).result()
+
+    def submit(self, fn: Callable[..., object], *args) -> asyncio.Future:
+        """The same without blocking the event loop: an awaitable the caller may stop waiting for (a refresh
+        past its deadline); the build itself then finishes on the loader thread and is dropped."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False)

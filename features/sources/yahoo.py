@@ -354,8 +354,11 @@ _TZ_CACHE_DIRS: set[str] = set()
 _LOCK = threading.Lock()
 
 
-def _yf_download(tickers: list[str], start: str, end: str | None, timeout: float, cache_dir: Path) -> pd.DataFrame:
-    """The real call; runs inside the deadline thread. Never called by the tests."""
+def _yf_download(
+    tickers: list[str], start: str, end: str | None, timeout: float, cache_dir: Path, interval: str = "1d"
+) -> pd.DataFrame:
+    """The real call; runs inside the deadline thread. Never called by the tests. `interval`: 1d, or an
+    intraday one (features/sources/intraday.py)."""
     import yfinance as yf  # lazy: slow to import, and only this source needs it
 
     with _LOCK:
@@ -374,7 +377,7 @@ def _yf_download(tickers: list[str], start: str, end: str | None, timeout: float
             tickers,
             start=start,
             end=end,
-            interval="1d",
+            interval=interval,
             auto_adjust=True,
             actions=False,
             progress=False,
