@@ -136,16 +136,3 @@ def test_mcp_tools_answer_what_http_answers(members_client):
 
     rot, sec = asyncio.run(call())
     assert rot.structured_content == http_rot and sec.structured_content == http_sec
-
-
-def test_etf_universe_sector_says_no_members(open_client, tmp_path_factory, members_client):
-    """(Last in the module: opening this client ends `members_client`'s service instance.)"""
-    with open_client(tmp_path_factory.mktemp("no_model_etf") / "mlruns") as c:
-        r = c.post("/sector", json={"sector": "technology", "as_of": AS_OF})
-        assert r.status_code == 200, r.text
-        body = SectorResponse.model_validate(r.json())
-        assert body.sector.ticker == "XLK" and not body.members_loaded and body.members == []
-        assert "no members are loaded" in body.note and body.sector.rel_return_pp is not None
-        # the breadth metric has no columns for a universe of ETFs
-        h = c.post("/heatmap", json={"as_of": AS_OF, "metrics": ["performance", "breadth"]}).json()
-        assert not any(col["metric"] == "breadth" for col in h["columns"]["descriptive"])
