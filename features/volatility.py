@@ -40,7 +40,7 @@ def volatility_columns(cfg: FeatureConfig) -> list[str]:
         downside_vol(_mid_window(cfg)),
         ATR_PCT,
         beta(cfg.beta_window),
-        relative_vol(_mid_window(cfg)),
+        relative_vol(cfg.volatility_windows[0]),
     ]
 
 
@@ -63,7 +63,9 @@ def volatility_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.Dat
     cov = r.rolling(w, min_periods=w * 2 // 3).cov(rb)
     var = rb.rolling(w, min_periods=w * 2 // 3).var()
     out[beta(w)] = cov.div(var.where(var > 0), axis=0)
-    # the scale of relative-return forecast errors (training's volatility-scaled intervals use it)
+    # the scale of relative-return forecast errors (training's volatility-scaled intervals use it); the
+    # shortest window: it reacts fastest to a regime change, which kept yearly coverage most even
+    short = cfg.volatility_windows[0]
     rel = r.sub(rb, axis=0)
-    out[relative_vol(mid)] = rel.rolling(mid, min_periods=mid * 2 // 3).std() * np.sqrt(annual)
+    out[relative_vol(short)] = rel.rolling(short, min_periods=short * 2 // 3).std() * np.sqrt(annual)
     return out

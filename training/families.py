@@ -55,22 +55,25 @@ def sector_keys(index: pd.Index) -> np.ndarray:
 
 
 def fit_linear(X: pd.DataFrame, label: pd.Series, alpha: float) -> dict:
-    from sklearn.linear_model import Ridge
-
+    """Ridge on median-imputed, standardised features. Solved in closed form with numpy rather than
+    sklearn's Ridge (same estimator): importing sklearn alone costs ~1 s of a 60 s training budget."""
     clean = X.astype("float64").replace([np.inf, -np.inf], np.nan)
     med = clean.median().fillna(0.0).to_numpy()  # an all-missing column (no news yet) imputes 0
     A = clean.to_numpy(dtype="float64", copy=True)
     A = np.where(np.isnan(A), med, A)
     mean, std = A.mean(axis=0), A.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    ridge = Ridge(alpha=alpha).fit((A - mean) / std, neutralise(label).to_numpy())
+    Z = (A - mean) / std
+    target = neutralise(label).to_numpy()
+    intercept = float(target.mean())
+    coef = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (target - intercept))
     return {
         "columns": list(X.columns),
         "median": med.tolist(),
         "mean": mean.tolist(),
         "std": std.tolist(),
-        "coef": ridge.coef_.tolist(),
-        "intercept": float(ridge.intercept_),
+        "coef": coef.tolist(),
+        "intercept": intercept,
     }
 
 

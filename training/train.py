@@ -123,15 +123,13 @@ def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> T
             )
         models = list(wf.rank_ic)
         metrics, series = {}, {}
-        vix = table["vix"] if "vix" in table else None
+        vix = table.get("vix")  # coverage per VIX tercile
         for model in [*models, SELECTED, *BASELINES]:
             metrics[model], series[model] = evaluate_scores(
                 wf.scores(model), ds, name, cfg, _forecast_columns(wf.oos, model), vix
             )
         chosen = best_model(wf.rank_ic, models) or models[0]
-        metrics[SELECTED]["selection_agrees_with_kept"] = float(
-            np.mean([m == chosen for m in wf.selection.values()])
-        )
+        metrics[SELECTED]["selection_agrees_with_kept"] = float(np.mean([m == chosen for m in wf.selection.values()]))
         # final model: every labelled sample row; calibration from every out-of-sample fold
         y = label.reindex(rows.index)
         ok = y.notna().to_numpy()

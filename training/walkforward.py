@@ -53,27 +53,39 @@ def sample_rows(table: pd.DataFrame, dates: pd.DatetimeIndex, step: int) -> pd.D
     return rows[rows[USABLE].notna()]
 
 
-def known_by(frames: list, cutoff: pd.Timestamp):
-    """Rows of earlier folds' outputs dated <= cutoff (their labels have ended), concatenated; None if none."""
-    kept = [f[f.index.get_level_values("date") <= cutoff] for f in frames]
-    kept = [f for f in kept if len(f)]
-    return pd.concat(kept) if kept else None
-
-
-def shrink_from(past_ic: pd.Series | None, overlap: int) -> float:
+def shrink_from(past_ic: np.ndarray | None, overlap: int) -> float:
     """The skill shrinkage measured on earlier out-of-sample rank ICs (0 before there are enough)."""
     if past_ic is None or len(past_ic) < MIN_SKILL_DATES:
         return 0.0
-    return skill_shrink(newey_west_tstat(past_ic.to_numpy(), overlap))
+    return skill_shrink(newey_west_tstat(past_ic, overlap))
+
+
+class _Pool:
+    """Values of earlier folds with their dates, kept as numpy arrays (filtered once per fold, cheaply)."""
+
+    def __init__(self) -> None:
+        self.dates: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+
+    def add(self, dates, values) -> None:
+        self.dates.append(np.asarray(dates, dtype="datetime64[ns]"))
+        self.values.append(np.asarray(values, dtype="float64"))
+
+    def upto(self, cutoff: pd.Timestamp) -> np.ndarray | None:
+        """The values dated <= cutoff (labels ended), in time order; None if there are none."""
+        if not self.values:
+            return None
+        d, v = np.concatenate(self.dates), np.concatenate(self.values)
+        kept = v[d <= np.datetime64(cutoff, "ns")]
+        return kept if kept.size else None
 
 
 class _Calibration:
     """Per model, what earlier folds teach: rank-score slope, skill (rank IC per date), scaled residuals."""
 
     def __init__(self) -> None:
-        self.slope: list[pd.DataFrame] = []
-        self.ic: list[pd.Series] = []
-        self.residuals: list[pd.Series] = []
+        self.z, self.neutral, self.ic, self.residuals = _Pool(), _Pool(), _Pool(), _Pool()
+        self.ic_series: list[pd.Series] = []
 
 
 def run_walk_forward(
@@ -125,25 +137,28 @@ def run_walk_forward(
             if model in DIRECT:
                 neutral = score
             else:  # a score without a return scale: z-score x slope fitted on earlier folds
-                past = known_by(c.slope, fold.train_end)
-                slope = calibrate_slope(past["z"], past["neutral"]) if past is not None else 0.0
+                past_z, past_n = c.z.upto(fold.train_end), c.neutral.upto(fold.train_end)
+                slope = calibrate_slope(pd.Series(past_z), pd.Series(past_n)) if past_z is not None else 0.0
                 z = zscore_by_date(score)
-                c.slope.append(pd.DataFrame({"z": z, "neutral": neutralise(out["label"])}))
+                c.z.add(te_dates, z)
+                c.neutral.add(te_dates, neutralise(out["label"]))
                 neutral = z * slope
-            pred = shrink_from(known_by(c.ic, fold.train_end), overlap) * neutral + offset
+            pred = shrink_from(c.ic.upto(fold.train_end), overlap) * neutral + offset
             out[f"score_{model}"], out[f"neutral_{model}"], out[f"pred_{model}"] = score, neutral, pred
-            known = known_by(c.residuals, fold.train_end)
+            known = c.residuals.upto(fold.train_end)
             if known is not None:
-                band = conformal_band(pred, np.sort(known.to_numpy()), cfg.coverage, out["scale"])
+                band = conformal_band(pred, np.sort(known[np.isfinite(known)]), cfg.coverage, out["scale"])
                 for key, values in zip(("lower", "upper", "prob"), band, strict=True):
                     out[f"{key}_{model}"] = values
-            c.residuals.append(((out["label"] - pred) / out["scale"]).dropna())
-            c.ic.append(ic_by_date(pd.DataFrame({"score": score, "label": out["label"]})))
+            c.residuals.add(te_dates, (out["label"] - pred) / out["scale"])
+            ic = ic_by_date(pd.DataFrame({"score": score, "label": out["label"]}))
+            c.ic.add(ic.index, ic)
+            c.ic_series.append(ic)
         pieces.append(out)
         if progress is not None:
             progress()
     oos = pd.concat(pieces) if pieces else pd.DataFrame()
-    rank_ic = {m: pd.concat(c.ic) if c.ic else pd.Series(dtype="float64") for m, c in cal.items()}
+    rank_ic = {m: pd.concat(c.ic_series) if c.ic_series else pd.Series(dtype="float64") for m, c in cal.items()}
     wf = WalkForward(horizon, folds, oos, features, rank_ic)
     if not oos.empty:
         from training.selection import select_nested
