@@ -25,6 +25,7 @@ def small_config(**overrides) -> TrainConfig:
     base = dict(
         num_boost_round=60,
         objectives=("regression",),
+        families=(),  # LightGBM only unless a test asks for the other families (tests/model/test_families.py)
         horizons={HORIZON: 21},
         first_test_year=2000,
         min_train_years=3,
