@@ -66,6 +66,7 @@ def evaluate_scores(
         for name in ("rank_ic", "ic", "spread"):
             metrics.update({f"{name}_mean": 0.0, f"{name}_ci_low": 0.0, f"{name}_ci_high": 0.0, f"{name}_t_stat": 0.0})
         metrics.update(rank_ic_icir=0.0, hit_rate=0.5, rank_autocorr=1.0, top_k_turnover=0.0)
+        series["rank_ic"] = pd.Series(0.0, index=scores.index.get_level_values("date").unique().sort_values())
     else:
         rank_ic = ic_by_date(scores, "spearman")
         ic = ic_by_date(scores, "pearson")
