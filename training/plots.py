@@ -61,7 +61,8 @@ def calibration_figure(horizon: str, series_by_model: dict[str, dict], path: Pat
     axes[1].set_ylabel("realised frequency")
     axes[1].set_title(f"{horizon}: reliability of P(outperform)")
     for ax in axes:
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # the baselines have no interval: a panel may be empty
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
