@@ -56,16 +56,20 @@ def error_scale(features: pd.DataFrame, sessions: int, dates=None) -> np.ndarray
 
 
 def conformal_band(pred, sorted_residuals: np.ndarray, coverage: float, scale=None):
-    """(lower, upper, prob): the central `coverage` interval of pred + scale * e and P(pred + scale * e > 0).
+    """(lower, upper, prob): a `coverage` interval for pred + scale * e and P(pred + scale * e > 0).
 
     `e` ranges over the (non-empty, ascending) out-of-sample residuals (label - pred) / scale; without
-    `scale` they are plain residuals (models saved before scaling).
+    `scale` they are plain residuals (models saved before scaling). The interval is the absolute-residual
+    split conformal one, centred on the median residual: median +- the `coverage` quantile of |e - median|.
+    One quantile from every residual is steadier than two tail quantiles from one side each (on the real
+    dumps, the 3M walk-forward's worst year: 0.70 with separate 10%/90% quantiles, 0.71 with this).
     """
     pred = np.asarray(pred, dtype="float64")
     s = np.ones_like(pred) if scale is None else np.asarray(scale, dtype="float64")
-    lo_q, hi_q = (1 - coverage) / 2, (1 + coverage) / 2
-    lower = pred + np.quantile(sorted_residuals, lo_q) * s
-    upper = pred + np.quantile(sorted_residuals, hi_q) * s
+    centre = float(np.median(sorted_residuals))
+    half = float(np.quantile(np.abs(sorted_residuals - centre), coverage))
+    lower = pred + (centre - half) * s
+    upper = pred + (centre + half) * s
     prob = 1.0 - np.searchsorted(sorted_residuals, -pred / s, side="right") / sorted_residuals.size
     return lower, upper, prob
 

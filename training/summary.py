@@ -64,6 +64,7 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
                 _fmt(m.get("prob_brier"), sign=False),
             )
         console.print(t)
+        console.print(f"[dim]{horizon} {coverage_line(hr.metrics[SELECTED])}[/]")
         picks = ", ".join(f"{y}:{m}" for y, m in hr.walk_forward.selection.items())
         console.print(
             f"[dim]{horizon}: nested selection per test year (best rank IC on earlier years only): {picks}. "
@@ -87,6 +88,23 @@ def print_summary(result: TrainResult, logged: dict | None = None, console=None)
             f"MLflow run {logged['run_id']} — registered {logged['model_name']} v{logged['version']}: "
             f"{verdict} ({gate.reason})"
         )
+
+
+def coverage_line(m: dict) -> str:
+    """Interval coverage of one model per test year, per VIX tercile and its range over sectors, in one line."""
+    years = {k.removeprefix("coverage_year_"): v for k, v in m.items() if k.startswith("coverage_year_")}
+    if not years:
+        return "coverage: no interval yet (needs two earlier test years of residuals)"
+    vix = {k.removeprefix("coverage_vix_"): v for k, v in m.items() if k.startswith("coverage_vix_")}
+    sectors = {k.removeprefix("coverage_sector_"): v for k, v in m.items() if k.startswith("coverage_sector_")}
+    lo, hi = min(sectors, key=sectors.__getitem__), max(sectors, key=sectors.__getitem__)
+    return (
+        "coverage per year "
+        + " ".join(f"{y}:{v:.2f}" for y, v in years.items())
+        + "; VIX terciles "
+        + " ".join(f"{k}:{v:.2f}" for k, v in vix.items())
+        + f"; sectors {lo} {sectors[lo]:.2f} .. {hi} {sectors[hi]:.2f}"
+    )
 
 
 def _ic_cell(m: dict) -> str:
@@ -120,3 +138,4 @@ def print_unseen(scores: UnseenScores, run_id: str | None, console=None) -> None
                 _fmt(row.get("coverage_min_year"), sign=False),
             )
         console.print(t)
+        console.print(f"[dim]{h} model {coverage_line(m)}[/]")

@@ -131,7 +131,7 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
                 mlflow.log_metrics({f"{k}_{horizon}": v for k, v in honest.items()})
                 mlflow.set_tag(f"kept_model_{horizon}", hr.chosen)
                 horizon_figure(horizon, hr.series, hr.importance, tmp / f"walk_forward_{horizon}.png")
-                calibration_figure(horizon, hr.series, tmp / f"calibration_{horizon}.png")
+                calibration_figure(horizon, hr.series, tmp / f"calibration_{horizon}.png", cfg.coverage)
                 hr.walk_forward.oos.to_csv(tmp / f"oos_predictions_{horizon}.csv.gz", float_format="%.6g")
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
             mlflow.log_artifacts(str(tmp), artifact_path="evaluation")
@@ -172,8 +172,10 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
 
 
 def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model: str) -> str:
-    """One MLflow run for a scoring on unseen dates; returns its run id."""
+    """One MLflow run for a scoring on unseen dates (the model and the baselines, with pictures); returns its run id."""
     import mlflow
+
+    from training.plots import calibration_figure, horizon_figure
 
     exp_id = open_store(cfg.store_dir, cfg.experiment)
     with mlflow.start_run(
@@ -184,4 +186,10 @@ def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model:
             mlflow.log_metrics({f"{k}_{h}": v for k, v in clean_metrics(m).items()})
             for b, bm in scores.baselines.get(h, {}).items():
                 mlflow.log_metrics({f"{b}_{k}_{h}": v for k, v in clean_metrics(bm).items()})
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
+            for h, series in scores.series.items():
+                horizon_figure(h, series, pd.Series(dtype="float64"), tmp / f"unseen_{h}.png")
+                calibration_figure(h, series, tmp / f"calibration_{h}.png", cfg.coverage)
+            mlflow.log_artifacts(str(tmp), artifact_path="evaluation")
     return run.info.run_id

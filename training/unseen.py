@@ -27,6 +27,7 @@ class UnseenScores:
     model_name: str
     metrics: dict[str, dict] = field(default_factory=dict)  # horizon -> flat metrics of the model
     baselines: dict[str, dict[str, dict]] = field(default_factory=dict)  # horizon -> baseline -> flat metrics
+    series: dict[str, dict[str, dict]] = field(default_factory=dict)  # horizon -> model/baseline -> plot series
     first_dates: dict[str, pd.Timestamp] = field(default_factory=dict)  # horizon -> first scored date
     skipped: dict[str, str] = field(default_factory=dict)  # horizon -> why it was not scored
 
@@ -111,11 +112,12 @@ def score_unseen(
         fc = preds.loc[frame.index, [f"pred_{h}", f"lower_{h}", f"upper_{h}", f"prob_outperform_{h}"]]
         fc.columns = ["pred", "lower", "upper", "prob"]
         vix = table.get("vix")  # coverage per VIX tercile
-        out.metrics[h], _ = evaluate_scores(frame, ds, h, cfg, fc, vix)
-        out.baselines[h] = {  # the same dates, the same metrics: a fair comparison
-            b: evaluate_scores(frame.assign(score=baseline_scores(table.loc[frame.index], b)), ds, h, cfg)[0]
-            for b in BASELINES
-        }
+        out.metrics[h], model_series = evaluate_scores(frame, ds, h, cfg, fc, vix)
+        out.series[h] = {"model": model_series}
+        out.baselines[h] = {}
+        for b in BASELINES:  # the same dates, the same metrics: a fair comparison
+            scored = frame.assign(score=baseline_scores(table.loc[frame.index], b))
+            out.baselines[h][b], out.series[h][b] = evaluate_scores(scored, ds, h, cfg)
         out.first_dates[h] = lo
     if not out.metrics:
         raise DataError(

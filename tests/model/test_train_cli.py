@@ -137,6 +137,8 @@ def test_evaluate_the_champion_on_dates_after_training(workdir):
         assert metrics[f"{b}_n_dates_1M"] == metrics["n_dates_1M"]
         assert f"{b}_rank_ic_ci_low_1M" in metrics and f"{b}_bt_ann_excess_vs_benchmark_1M" in metrics
     assert metrics["zero_rank_ic_mean_1M"] == 0.0
+    pictures = {a.path for a in client.list_artifacts(ev.info.run_id, "evaluation")}
+    assert {"evaluation/unseen_1M.png", "evaluation/calibration_1M.png"} <= pictures
 
 
 def one_error_line(err: str) -> str:
