@@ -16,7 +16,7 @@ from features.errors import DataError
 from features.registry import require_columns
 from training.calibration import SCALE_COLUMN, calibrate_slope, skill_shrink, zscore_by_date
 from training.config import TrainConfig
-from training.families import DIRECT, Stopwatch, fit_family, required_columns
+from training.families import DIRECT, MACRO, MacroInputs, Stopwatch, fit_family, required_columns
 from training.forecaster import HorizonModel, SectorForecaster
 from training.labels import mean_relative_return, neutralise
 from training.models import BASELINES, FitClock, fit_booster
@@ -95,7 +95,8 @@ def _final_fit(model: str, X: pd.DataFrame, y: pd.Series, ds: MarketDataset, cfg
     if model.startswith("lgbm_"):
         return fit_booster(X, y, model.removeprefix("lgbm_"), cfg, clock), {}
     with watch:
-        return None, fit_family(model, X, y, ds.panels, ds.panels.dates[-1], cfg)
+        macro = MacroInputs.of(ds.panels) if model == MACRO else None
+        return None, fit_family(model, X, y, macro, ds.panels.dates[-1], cfg)
 
 
 def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> TrainResult:

@@ -17,7 +17,7 @@ from features.momentum import rel_return
 from features.sectors import SectorPanels
 from training.calibration import calibrate_slope, conformal_band, error_scale, skill_shrink, zscore_by_date
 from training.config import TrainConfig
-from training.families import DIRECT, Stopwatch, fit_family, score_family
+from training.families import DIRECT, MACRO, MacroInputs, Stopwatch, fit_family, score_family
 from training.folds import Fold, walk_forward_folds
 from training.labels import mean_relative_return, neutralise
 from training.metrics import ic_by_date, newey_west_tstat
@@ -113,7 +113,8 @@ def run_walk_forward(
     first_usable = rows.index.get_level_values("date").min()
     folds = walk_forward_folds(dates, h, cfg.first_test_year, cfg.min_train_years, first_usable, cfg.embargo)
     row_dates = rows.index.get_level_values("date")
-    models = [m for m in candidates(cfg) if m != "macro" or panels is not None]
+    models = [m for m in candidates(cfg) if m != MACRO or panels is not None]
+    macro = MacroInputs.of(panels) if MACRO in models and panels is not None else None
     cal = {m: _Calibration() for m in models}
     watch = other_clock or Stopwatch()
     pieces = []
@@ -135,7 +136,7 @@ def run_walk_forward(
                 raw = booster.predict(Xte[features].to_numpy(dtype="float32"))
             else:
                 with watch:
-                    params = fit_family(model, Xtr[features], ytr, panels, fold.train_end, cfg)  # type: ignore[arg-type]
+                    params = fit_family(model, Xtr[features], ytr, macro, fold.train_end, cfg)
                     raw = score_family(model, params, Xte[features], te_dates)
             score = pd.Series(raw, index=Xte.index)
             c = cal[model]

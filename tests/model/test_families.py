@@ -126,7 +126,7 @@ def test_each_family_serves_from_its_saved_parameters(families, family, tmp_path
     """A forecaster keeping a non-LightGBM family round-trips through its JSON and scores the features alone."""
     import dataclasses
 
-    from training.families import fit_family
+    from training.families import MacroInputs, fit_family
 
     result = families["planted"]
     ds, cfg = result.dataset, result.cfg
@@ -134,7 +134,7 @@ def test_each_family_serves_from_its_saved_parameters(families, family, tmp_path
     rows = table[table.index.get_level_values("date") <= ds.panels.dates[-300]]
     label = ds.labels(cfg.horizons)[f"label_{HORIZON}"].reindex(rows.index)
     ok = label.notna()
-    params = fit_family(family, rows[ok], label[ok], ds.panels, ds.panels.dates[-300], cfg)
+    params = fit_family(family, rows[ok], label[ok], MacroInputs.of(ds.panels), ds.panels.dates[-300], cfg)
     hm = dataclasses.replace(
         result.forecaster.horizons[HORIZON], kind=family, booster_file="", params=params, slope=0.01
     )
