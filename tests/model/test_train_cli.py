@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from model_builders import crown_version_1
 
 from features.sources.data_source import DataSource
 from features.sources.demo import default_end
@@ -54,27 +55,10 @@ def workdir(tmp_path_factory):
     code, out, err = run(folder, ["train", "--source", SOURCE, "--config", config, "--until", until])
     promoted = "champion moved" in out
     if code == 0:
-        crown_version_1(folder)
+        crown_version_1(folder / "mlruns")
     return dict(
         folder=folder, config=config, until=pd.Timestamp(until), end=end, code=code, out=out, err=err, promoted=promoted
     )
-
-
-def crown_version_1(folder: Path, experiment: str = "sector-heatmap") -> None:
-    """Set `champion` on version 1 when the gate refused it. The gate must refuse a model that does not
-    beat the best baseline, and on these small demo markets the planted signal also shows in last_3m, so
-    which side wins moves with the demo's end date (today). The commands tested after training need a
-    champion; the gate itself is tested in test_champion.py and test_families.py."""
-    from mlflow import MlflowClient
-
-    from training.registry import CHAMPION
-    from training.store import open_store
-
-    open_store(folder / "mlruns", experiment, create=False)
-    client = MlflowClient()
-    name = "sector-heatmap-us_sectors-demo"
-    if not client.get_registered_model(name).aliases:
-        client.set_registered_model_alias(name, CHAMPION, "1")
 
 
 def store_client(folder: Path):
@@ -196,7 +180,7 @@ def test_a_custom_experiment_trains_and_then_serves(tmp_path):
     config = write_config(tmp_path, {**SMALL_TRAINING, "experiment": "desk-models"})
     code, _, err = run(tmp_path, ["train", "--source", SOURCE, "--config", config])
     assert code == 0, err
-    crown_version_1(tmp_path, "desk-models")
+    crown_version_1(tmp_path / "mlruns", "desk-models")
     out = tmp_path / "h.json"
     code, _, err = run(
         tmp_path, ["heatmap", "--source", SOURCE, "--config", config, "--format", "json", "--output", str(out)]
