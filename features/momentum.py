@@ -11,6 +11,7 @@ from features.sectors import SectorPanels
 MOM_12_1 = "mom_12_1"
 RS_RATIO = "rs_ratio"
 RS_MOMENTUM = "rs_momentum"
+HIGH_52W = "high_52w_prox"  # close / highest close of the last year - 1 (George & Hwang, 2004)
 
 
 def rel_return(window: str) -> str:
@@ -30,6 +31,7 @@ def momentum_columns(cfg: FeatureConfig) -> list[str]:
         *(trend(w) for w in cfg.trend_windows),
         RS_RATIO,
         RS_MOMENTUM,
+        HIGH_52W,
     ]
 
 
@@ -65,4 +67,6 @@ def momentum_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.DataF
     roc = rs_ratio / rs_ratio.shift(cfg.rrg_momentum_lag) - 1.0
     out[RS_RATIO] = rs_ratio
     out[RS_MOMENTUM] = 100.0 + 10.0 * _rolling_z(roc, cfg.rrg_norm)
+    year = cfg.return_windows.get("12M", cfg.sessions_per_year)
+    out[HIGH_52W] = p.close / p.close.rolling(year, min_periods=year * 2 // 3).max() - 1.0
     return out

@@ -24,6 +24,11 @@ def beta(window: int) -> str:
     return f"beta_{window}d"
 
 
+def relative_vol(window: int) -> str:
+    """Annualised volatility of daily log returns relative to the benchmark (tracking volatility)."""
+    return f"rel_vol_{window}d"
+
+
 def _mid_window(cfg: FeatureConfig) -> int:
     """The middle volatility window: the one downside volatility uses."""
     return cfg.volatility_windows[len(cfg.volatility_windows) // 2]
@@ -35,6 +40,7 @@ def volatility_columns(cfg: FeatureConfig) -> list[str]:
         downside_vol(_mid_window(cfg)),
         ATR_PCT,
         beta(cfg.beta_window),
+        relative_vol(cfg.volatility_windows[0]),
     ]
 
 
@@ -57,4 +63,9 @@ def volatility_features(p: SectorPanels, cfg: FeatureConfig) -> dict[str, pd.Dat
     cov = r.rolling(w, min_periods=w * 2 // 3).cov(rb)
     var = rb.rolling(w, min_periods=w * 2 // 3).var()
     out[beta(w)] = cov.div(var.where(var > 0), axis=0)
+    # the scale of relative-return forecast errors (training's volatility-scaled intervals use it); the
+    # shortest window: it reacts fastest to a regime change, which kept yearly coverage most even
+    short = cfg.volatility_windows[0]
+    rel = r.sub(rb, axis=0)
+    out[relative_vol(short)] = rel.rolling(short, min_periods=short * 2 // 3).std() * np.sqrt(annual)
     return out

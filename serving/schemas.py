@@ -98,6 +98,10 @@ class HorizonSkill(StrictBody):
         None, description="test dates divided by the label overlap: non-overlapping periods behind the estimate"
     )
     significant: bool | None = Field(None, description="interval above zero with enough independent periods")
+    model: str | None = Field(None, description="the model family kept for this horizon (nested walk-forward)")
+    shrink: float | None = Field(
+        None, description="share of the forecast shown (0 = no demonstrated skill: forecasts sit at the average)"
+    )
     summary: str = Field(
         description="the skill in plain words, e.g. '1M rank IC 0.03 [-0.01, 0.07]: not distinguishable from zero'"
     )

@@ -48,6 +48,9 @@ class TrainConfig:
         }
     )
     num_boost_round: int = 150
+    families: tuple[str, ...] = ("linear", "signals", "macro")  # compete with LightGBM on the same folds
+    linear_alpha: float = 5000.0  # ridge penalty on standardised features (~half the rows: strong shrinkage)
+    macro_window: int = 756  # sessions behind each sector's macro sensitivities (3 years)
     rank_grades: int = 5  # lambdarank relevance levels (quantiles of the neutral target per date)
     coverage: float = 0.8  # prediction interval
     top_k: int = 3
@@ -84,6 +87,7 @@ class TrainConfig:
             {
                 "lgbm_params": lambda v: {**cls().lgbm_params, **v},
                 "objectives": tuple,
+                "families": tuple,
             },
         )
         if cfg.primary_horizon not in cfg.horizons:
@@ -93,5 +97,8 @@ class TrainConfig:
         bad = set(cfg.objectives) - {"regression", "rank"}
         if bad:
             raise ConfigError(f"training config: unknown objective(s) {sorted(bad)}")
+        bad = set(cfg.families) - {"linear", "signals", "macro"}
+        if bad:
+            raise ConfigError(f"training config: unknown model famil(ies) {sorted(bad)}")
         from_yaml = cfg.store_dir if "store_dir" in (raw or {}) else DEFAULT_STORE_DIR
         return replace(cfg, store_dir=store_dir_from_env(environ) or from_yaml)

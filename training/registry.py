@@ -16,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import numpy as np
+
 from features.sources.data_source import DataSource
 from training.forecaster import SectorForecaster
 
@@ -120,14 +122,24 @@ def _current_champion(client, name: str):
         raise
 
 
-def champion_gate(name: str, version: str, new_metric: float, metric_key: str) -> GateDecision:
-    """Move `champion` to `version` iff its `metric_key` beats the current champion's."""
+def champion_gate(
+    name: str, version: str, new_metric: float, metric_key: str, baseline: tuple[str, float] | None = None
+) -> GateDecision:
+    """Move `champion` to `version` iff its `metric_key` beats the best baseline's (`baseline`: name,
+    value on the same dates) AND the current champion's. A model that does not beat the best baseline
+    stays registered but is never promoted, even when there is no champion yet."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     current = _current_champion(client, name)
     if not math.isfinite(new_metric):
         return GateDecision(False, f"new {metric_key} is not a number; champion unchanged")
+    if baseline is not None and not new_metric > np.nan_to_num(baseline[1], nan=-np.inf):
+        return GateDecision(
+            False,
+            f"{metric_key} {new_metric:.4f} does not beat the best baseline {baseline[0]} ({baseline[1]:.4f}) "
+            f"on the same dates; v{version} stays registered, unpromoted",
+        )
     if current is None:
         client.set_registered_model_alias(name, CHAMPION, version)
         return GateDecision(True, "no champion yet: the new model becomes champion")

@@ -49,11 +49,13 @@ def evaluate_scores(
     horizon: str,
     cfg: TrainConfig,
     forecast: pd.DataFrame | None = None,
+    vix: pd.Series | None = None,
 ) -> tuple[dict, dict]:
     """Metrics (flat dict of floats) and series (for plots) for one model at one horizon.
 
     `scores`: (date, sector) with `score` and `label`; `forecast` optionally adds pred/lower/upper/prob
-    columns (return forecasts), used for coverage, Brier score and out-of-sample R².
+    columns (return forecasts), used for coverage (overall, per year, per sector, per VIX tercile),
+    Brier score, the reliability curve and out-of-sample R². `vix` is the VIX per (date, sector) row.
     """
     overlap = cfg.overlap(horizon)
     seed = 0
@@ -64,6 +66,7 @@ def evaluate_scores(
         for name in ("rank_ic", "ic", "spread"):
             metrics.update({f"{name}_mean": 0.0, f"{name}_ci_low": 0.0, f"{name}_ci_high": 0.0, f"{name}_t_stat": 0.0})
         metrics.update(rank_ic_icir=0.0, hit_rate=0.5, rank_autocorr=1.0, top_k_turnover=0.0)
+        series["rank_ic"] = pd.Series(0.0, index=scores.index.get_level_values("date").unique().sort_values())
     else:
         rank_ic = ic_by_date(scores, "spearman")
         ic = ic_by_date(scores, "pearson")
@@ -84,7 +87,51 @@ def evaluate_scores(
     metrics.update({f"bt_{k}": float(stats[k]) for k in BACKTEST_METRICS})
     if forecast is not None:
         metrics.update(_forecast_metrics(scores["label"], forecast))
+        if "lower" in forecast:
+            breakdown, by_year, reliability = coverage_breakdown(scores["label"], forecast, vix)
+            metrics.update(breakdown)
+            series.update(coverage_by_year=by_year, reliability=reliability)
     return metrics, series
+
+
+VIX_TERCILES = ("low", "mid", "high")
+RELIABILITY_BINS = 10
+
+
+def coverage_breakdown(label: pd.Series, forecast: pd.DataFrame, vix: pd.Series | None = None):
+    """(flat metrics, coverage per year, reliability table) of the intervals and P(outperform).
+
+    Coverage per test year, per sector and per VIX tercile (terciles of the scored dates' VIX, a
+    description of regimes, not an input to anything), and the reliability curve: the realised
+    frequency of outperforming per decile of predicted probability.
+    """
+    ok = forecast["lower"].notna() & forecast["upper"].notna() & label.notna()
+    y, lo, hi = label[ok], forecast["lower"][ok], forecast["upper"][ok]
+    inside = ((lo <= y) & (y <= hi)).astype(float)
+    out: dict[str, float] = {}
+    if inside.empty:
+        return out, pd.Series(dtype="float64"), pd.DataFrame()
+    by_year = inside.groupby(inside.index.get_level_values("date").year).mean()
+    out.update({f"coverage_year_{year}": float(v) for year, v in by_year.items()})
+    out["coverage_min_year"] = float(by_year.min())
+    out["coverage_max_year"] = float(by_year.max())
+    by_sector = inside.groupby(level="sector").mean()
+    out.update({f"coverage_sector_{sector}": float(v) for sector, v in by_sector.items()})
+    if vix is not None:
+        v = vix.reindex(inside.index)
+        if v.notna().sum() >= len(VIX_TERCILES):
+            tercile = pd.qcut(v.rank(method="first"), len(VIX_TERCILES), labels=list(VIX_TERCILES))
+            for name, cov in inside.groupby(tercile, observed=True).mean().items():
+                out[f"coverage_vix_{name}"] = float(cov)
+    prob = forecast["prob"][ok]
+    won = (y > 0).astype(float)
+    bins = np.minimum((prob.to_numpy() * RELIABILITY_BINS).astype(int), RELIABILITY_BINS - 1)
+    reliability = (
+        pd.DataFrame({"bin": bins, "predicted": prob.to_numpy(), "observed": won.to_numpy()})
+        .groupby("bin")
+        .agg(predicted=("predicted", "mean"), observed=("observed", "mean"), n=("observed", "size"))
+    )
+    return out, by_year, reliability
 
 
 def horizon_backtest(

@@ -15,6 +15,7 @@ import pandas as pd
 from features.dataset import MarketDataset
 from training.config import TrainConfig
 from training.registry import GateDecision, champion_gate, registered_name
+from training.selection import SELECTED
 from training.store import open_store, process_tags, store_lock
 from training.train import TrainResult
 from training.unseen import UnseenScores
@@ -39,6 +40,32 @@ def git_commit() -> str:
 def clean_metrics(metrics: dict) -> dict:
     """Finite floats only: MLflow rejects None and NaN would hide in the UI."""
     return {k: float(v) for k, v in metrics.items() if v is not None and pd.notna(v)}
+
+
+def log_series(series: dict) -> None:
+    """Time series as stepped MLflow metrics of the active run, so the UI charts them: the rank IC's
+    52-week rolling mean (step = days since 1970, every 4th week) and interval coverage per year
+    (step = year). One batch call per 1,000 points: a call per point would cost seconds per run."""
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    points = []
+    ric = series.get("rank_ic")
+    if ric is not None and len(ric):
+        rolling = ric.rolling(52, min_periods=12).mean().dropna().iloc[::4]
+        points += [
+            Metric("rank_ic_rolling_52w", float(v), now, int(pd.Timestamp(d).value // 86_400_000_000_000))
+            for d, v in rolling.items()
+        ]
+    by_year = series.get("coverage_by_year")
+    if by_year is not None:
+        points += [Metric("coverage_by_year", float(v), now, int(y)) for y, v in by_year.items()]
+    run_id = mlflow.active_run().info.run_id  # type: ignore[union-attr]
+    for i in range(0, len(points), 1000):
+        mlflow.MlflowClient().log_batch(run_id, metrics=points[i : i + 1000])
 
 
 def primary_key(result: TrainResult) -> str:
@@ -66,7 +93,7 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
     import mlflow
 
     from training.mlflow_model import BUNDLE, ForecasterModel
-    from training.plots import horizon_figure
+    from training.plots import calibration_figure, horizon_figure
 
     cfg, ds = result.cfg, result.dataset
     store = store_dir or cfg.store_dir
@@ -94,11 +121,21 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
                     with mlflow.start_run(experiment_id=exp_id, run_name=f"{horizon}/{model}", nested=True, tags=owner):
                         mlflow.set_tags({**tags, "horizon": horizon, "model": model, "chosen": str(model == hr.chosen)})
                         mlflow.log_metrics(clean_metrics(metrics))
-                chosen = clean_metrics(hr.metrics[hr.chosen])
-                summary[horizon] = {"chosen": hr.chosen, **chosen}
-                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in chosen.items()})
+                        log_series(hr.series.get(model, {}))
+                # the run's headline figures are the selection-honest ones (what the gate compares)
+                honest = clean_metrics(hr.metrics[SELECTED])
+                summary[horizon] = {
+                    "kept": hr.chosen,
+                    "shrink": hr.shrink,
+                    "selection": {str(y): m for y, m in hr.walk_forward.selection.items()},
+                    **honest,
+                }
+                mlflow.log_metrics({f"{k}_{horizon}": v for k, v in honest.items()})
+                mlflow.set_tag(f"kept_model_{horizon}", hr.chosen)
                 horizon_figure(horizon, hr.series, hr.importance, tmp / f"walk_forward_{horizon}.png")
-                hr.walk_forward.oos.to_csv(tmp / f"oos_predictions_{horizon}.csv.gz", float_format="%.6g")
+                calibration_figure(horizon, hr.series, tmp / f"calibration_{horizon}.png", cfg.coverage)
+                # parquet: a gzipped CSV of every model's columns took seconds of the training budget
+                hr.walk_forward.oos.to_parquet(tmp / f"oos_predictions_{horizon}.parquet")
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
             mlflow.log_artifacts(str(tmp), artifact_path="evaluation")
             bundle = result.forecaster.save(tmp / BUNDLE, result.boosters)
@@ -112,10 +149,20 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
         # concurrent trainings: one writer of version numbers and of the alias at a time (the store lock)
         with store_lock(store):
             version = str(mlflow.register_model(info.model_uri, name).version)
-        mlflow.log_metrics({"lgbm_fit_seconds": result.clock.seconds, "lgbm_fits": result.clock.fits})
+        mlflow.log_metrics(
+            {
+                "lgbm_fit_seconds": result.clock.seconds,
+                "lgbm_fits": result.clock.fits,
+                "other_families_fit_seconds": result.timings.get("other_families_fit_s", 0.0),
+                "train_and_evaluate_seconds": result.timings.get("train_and_evaluate_s", 0.0),
+            }
+        )
         key = primary_key(result)
+        base_name, base_value = result.best_baseline()
+        mlflow.log_metric(f"best_baseline_{key}", base_value)
+        mlflow.set_tag("best_baseline", base_name)
         with store_lock(store):  # read the champion, compare, move the alias: no other gate in between
-            decision: GateDecision = champion_gate(name, version, result.primary_metric(), key)
+            decision: GateDecision = champion_gate(name, version, result.primary_metric(), key, result.best_baseline())
         mlflow.set_tags({"champion_promoted": str(decision.promoted), "champion_reason": decision.reason})
     return {
         "run_id": parent.info.run_id,
@@ -128,8 +175,10 @@ def log_and_register(result: TrainResult, store_dir: str | None = None, run_name
 
 
 def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model: str) -> str:
-    """One MLflow run for a scoring on unseen dates; returns its run id."""
+    """One MLflow run for a scoring on unseen dates (the model and the baselines, with pictures); returns its run id."""
     import mlflow
+
+    from training.plots import calibration_figure, horizon_figure
 
     exp_id = open_store(cfg.store_dir, cfg.experiment)
     with mlflow.start_run(
@@ -138,4 +187,12 @@ def log_unseen(scores: UnseenScores, ds: MarketDataset, cfg: TrainConfig, model:
         mlflow.set_tags({"kind": "evaluation", "model_uri": scores.uri, **data_tags(ds)})
         for h, m in scores.metrics.items():
             mlflow.log_metrics({f"{k}_{h}": v for k, v in clean_metrics(m).items()})
+            for b, bm in scores.baselines.get(h, {}).items():
+                mlflow.log_metrics({f"{b}_{k}_{h}": v for k, v in clean_metrics(bm).items()})
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
+            for h, series in scores.series.items():
+                horizon_figure(h, series, pd.Series(dtype="float64"), tmp / f"unseen_{h}.png")
+                calibration_figure(h, series, tmp / f"calibration_{h}.png", cfg.coverage)
+            mlflow.log_artifacts(str(tmp), artifact_path="evaluation")
     return run.info.run_id

@@ -15,6 +15,7 @@ from features.dataset import MarketDataset
 from features.errors import DataError, ModelError, RequestError
 from training.config import TrainConfig
 from training.forecaster import SectorForecaster
+from training.models import BASELINES, baseline_scores
 from training.scoring import evaluate_scores
 
 MIN_UNSEEN_DATES = 10  # fewer labelled dates after training: no metric worth logging
@@ -24,7 +25,9 @@ MIN_UNSEEN_DATES = 10  # fewer labelled dates after training: no metric worth lo
 class UnseenScores:
     uri: str
     model_name: str
-    metrics: dict[str, dict] = field(default_factory=dict)  # horizon -> flat metrics
+    metrics: dict[str, dict] = field(default_factory=dict)  # horizon -> flat metrics of the model
+    baselines: dict[str, dict[str, dict]] = field(default_factory=dict)  # horizon -> baseline -> flat metrics
+    series: dict[str, dict[str, dict]] = field(default_factory=dict)  # horizon -> model/baseline -> plot series
     first_dates: dict[str, pd.Timestamp] = field(default_factory=dict)  # horizon -> first scored date
     skipped: dict[str, str] = field(default_factory=dict)  # horizon -> why it was not scored
 
@@ -100,13 +103,21 @@ def score_unseen(
         lo = max(start, first_unseen)
         grid = p.dates[p.dates >= lo][:: cfg.step]
         idx = preds.index[preds.index.get_level_values("date").isin(grid)]
-        frame = pd.DataFrame({"score": preds.loc[idx, f"pred_{h}"], "label": labels.loc[idx, f"label_{h}"]}).dropna()
+        # the model's ordering (score_H, unshrunk) is what rank IC and the rotation score; older models had pred only
+        score_col = f"score_{h}" if f"score_{h}" in preds else f"pred_{h}"
+        frame = pd.DataFrame({"score": preds.loc[idx, score_col], "label": labels.loc[idx, f"label_{h}"]}).dropna()
         if frame.index.get_level_values("date").nunique() < MIN_UNSEEN_DATES:
             out.skipped[h] = f"fewer than {MIN_UNSEEN_DATES} unseen labelled dates after {lo.date()}"
             continue
         fc = preds.loc[frame.index, [f"pred_{h}", f"lower_{h}", f"upper_{h}", f"prob_outperform_{h}"]]
         fc.columns = ["pred", "lower", "upper", "prob"]
-        out.metrics[h], _ = evaluate_scores(frame, ds, h, cfg, fc)
+        vix = table.get("vix")  # coverage per VIX tercile
+        out.metrics[h], model_series = evaluate_scores(frame, ds, h, cfg, fc, vix)
+        out.series[h] = {"model": model_series}
+        out.baselines[h] = {}
+        for b in BASELINES:  # the same dates, the same metrics: a fair comparison
+            scored = frame.assign(score=baseline_scores(table.loc[frame.index], b))
+            out.baselines[h][b], out.series[h][b] = evaluate_scores(scored, ds, h, cfg)
         out.first_dates[h] = lo
     if not out.metrics:
         raise DataError(

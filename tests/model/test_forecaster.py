@@ -46,15 +46,20 @@ def test_save_load_round_trip_predicts_identically(fitted, tmp_path):
     assert loaded.feature_names == fc.feature_names
     assert loaded.training_window == fc.training_window
     assert loaded.horizons[HORIZON].residuals == fc.horizons[HORIZON].residuals
-    assert set(before.columns) == {f"{c}_{HORIZON}" for c in ("pred", "lower", "upper", "prob_outperform", "rank")}
+    assert set(before.columns) == {
+        f"{c}_{HORIZON}" for c in ("pred", "lower", "upper", "prob_outperform", "rank", "score")
+    }
 
 
-def test_regression_prediction_is_the_booster_plus_offset(fitted):
+def test_regression_prediction_is_the_shrunk_booster_plus_offset(fitted):
     result, table = fitted
     fc = result.forecaster
     hm = fc.horizons[HORIZON]
+    assert 0.0 < hm.shrink < 1.0  # a planted signal: real skill, still shrunk by its uncertainty
     raw = result.boosters[HORIZON].predict(table[fc.feature_names].to_numpy(dtype="float64"))
-    np.testing.assert_allclose(fc.predict(table)[f"pred_{HORIZON}"], raw + hm.offset, rtol=0, atol=1e-12)
+    out = fc.predict(table)
+    np.testing.assert_allclose(out[f"pred_{HORIZON}"], hm.shrink * raw + hm.offset, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[f"score_{HORIZON}"], raw, rtol=0, atol=1e-12)
 
 
 def test_missing_features_raise_a_value_error_naming_them(fitted):
@@ -79,16 +84,19 @@ def test_interval_brackets_the_prediction(forecaster, fitted):
     assert (lo <= pred).all() and (pred <= hi).all() and (lo < hi).all()
 
 
-def test_probability_is_in_0_1_monotone_in_pred_and_matches_the_residuals(forecaster, fitted):
+def test_probability_is_in_0_1_monotone_in_pred_per_scale_and_matches_the_residuals(forecaster, fitted):
     out = forecaster.predict(fitted[1])
     pred, prob = out[f"pred_{HORIZON}"].to_numpy(), out[f"prob_outperform_{HORIZON}"].to_numpy()
     assert ((prob >= 0) & (prob <= 1)).all()
-    order = np.argsort(pred, kind="stable")
+    hm = forecaster.horizons[HORIZON]
+    assert hm.scaled
+    # independently: the share of out-of-sample scaled residuals e with pred + e x (relative vol x sqrt(h)) > 0
+    scale = fitted[1]["rel_vol_21d"].to_numpy() / np.sqrt(252) * np.sqrt(hm.sessions)
+    order = np.argsort(pred / scale, kind="stable")
     assert (np.diff(prob[order]) >= 0).all()
     assert prob.min() < prob.max()  # not a constant: the test can fail
-    # independently: the share of out-of-sample residuals e with pred + e > 0
-    res = np.asarray(forecaster.horizons[HORIZON].residuals)
-    by_hand = (pred[:, None] + res[None, :] > 0).mean(axis=1)
+    res = np.asarray(hm.residuals)
+    by_hand = (pred[:, None] + scale[:, None] * res[None, :] > 0).mean(axis=1)
     np.testing.assert_allclose(prob, by_hand, atol=1e-12)
 
 
@@ -97,7 +105,7 @@ def test_ranks_are_1_to_n_per_date_best_first(forecaster, fitted):
     for day, g in out.groupby(level="date"):
         ranks = g[f"rank_{HORIZON}"].sort_values().to_numpy()
         np.testing.assert_array_equal(ranks, np.arange(1, len(g) + 1), err_msg=str(day))
-        assert g[f"rank_{HORIZON}"].idxmin() == g[f"pred_{HORIZON}"].idxmax()
+        assert g[f"rank_{HORIZON}"].idxmin() == g[f"score_{HORIZON}"].idxmax()
 
 
 def test_one_date_indexed_by_sector_gets_ranks_too(forecaster, fitted):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from model_builders import crown_version_1
 
 from features.sources.data_source import DataSource
 from features.sources.demo import default_end
@@ -52,7 +53,12 @@ def workdir(tmp_path_factory):
     end = default_end("XNYS")
     until = (end - pd.DateOffset(years=2)).date().isoformat()
     code, out, err = run(folder, ["train", "--source", SOURCE, "--config", config, "--until", until])
-    return dict(folder=folder, config=config, until=pd.Timestamp(until), end=end, code=code, out=out, err=err)
+    promoted = "champion moved" in out
+    if code == 0:
+        crown_version_1(folder / "mlruns")
+    return dict(
+        folder=folder, config=config, until=pd.Timestamp(until), end=end, code=code, out=out, err=err, promoted=promoted
+    )
 
 
 def store_client(folder: Path):
@@ -68,9 +74,15 @@ def test_train_returns_0_prints_the_summary_and_creates_the_store(workdir):
     assert workdir["code"] == 0, workdir["err"]
     out = workdir["out"]
     assert "1M (21 sessions)" in out and "out of sample" in out
-    for model in ("lgbm_regression", "mom_12_1", "last_3m", "zero"):
+    for model in ("lgbm_regression", "selected", "mom_12_1", "last_3m", "zero"):
         assert model in out
-    assert "champion moved" in out  # a fresh store: the first model becomes champion
+    assert "nested selection per test year" in out
+    # a fresh store: the first model becomes champion exactly when its honest figure beats the best baseline
+    client, exp = store_client(workdir["folder"])
+    [run_] = client.search_runs([exp], filter_string="attributes.run_name = 'train-us_sectors-demo'")
+    m = run_.data.metrics
+    assert workdir["promoted"] == (m["rank_ic_mean_1M"] > m["best_baseline_rank_ic_mean_1M"])
+    assert workdir["promoted"] or "does not beat the best baseline" in " ".join(out.split())
     assert (workdir["folder"] / "mlruns" / "mlflow.db").is_file()
     assert (workdir["folder"] / "mlruns" / "artifacts").is_dir()
 
@@ -100,8 +112,17 @@ def test_evaluate_the_champion_on_dates_after_training(workdir):
     client, exp = store_client(workdir["folder"])
     [ev] = client.search_runs([exp], filter_string="tags.kind = 'evaluation'")
     assert ev.data.tags["model_uri"].endswith("@champion")
-    assert ev.data.metrics["n_dates_1M"] >= 10
-    assert -1.0 <= ev.data.metrics["rank_ic_mean_1M"] <= 1.0
+    metrics = ev.data.metrics
+    assert metrics["n_dates_1M"] >= 10
+    assert -1.0 <= metrics["rank_ic_mean_1M"] <= 1.0
+    assert 0.0 <= metrics["interval_coverage_1M"] <= 1.0 and "coverage_min_year_1M" in metrics
+    for b in ("mom_12_1", "last_3m", "zero"):  # the baselines on the same dates, with the same metrics
+        assert b in out
+        assert metrics[f"{b}_n_dates_1M"] == metrics["n_dates_1M"]
+        assert f"{b}_rank_ic_ci_low_1M" in metrics and f"{b}_bt_ann_excess_vs_benchmark_1M" in metrics
+    assert metrics["zero_rank_ic_mean_1M"] == 0.0
+    pictures = {a.path for a in client.list_artifacts(ev.info.run_id, "evaluation")}
+    assert {"evaluation/unseen_1M.png", "evaluation/calibration_1M.png"} <= pictures
 
 
 def one_error_line(err: str) -> str:
@@ -159,6 +180,7 @@ def test_a_custom_experiment_trains_and_then_serves(tmp_path):
     config = write_config(tmp_path, {**SMALL_TRAINING, "experiment": "desk-models"})
     code, _, err = run(tmp_path, ["train", "--source", SOURCE, "--config", config])
     assert code == 0, err
+    crown_version_1(tmp_path / "mlruns", "desk-models")
     out = tmp_path / "h.json"
     code, _, err = run(
         tmp_path, ["heatmap", "--source", SOURCE, "--config", config, "--format", "json", "--output", str(out)]
