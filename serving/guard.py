@@ -74,15 +74,16 @@ async def _drain(receive, message, budget: int) -> None:
         budget -= len(message.get("body", b""))
 
 
-def _replay(body: bytes, receive):
-    """A receive() that hands the app the body already read, then passes on (e.g. the disconnect)."""
+def replay_first(message: dict, receive):
+    """A receive() that hands the app `message` (already taken from `receive`, e.g. the body read to check
+    it) first, then passes on what `receive` gives (e.g. the disconnect)."""
     sent = False
 
     async def replayed():
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return message
         return await receive()
 
     return replayed
@@ -193,7 +194,8 @@ class RequestGuard:
             await out.reject(*problem)
             return
         try:
-            await self.app(scope, _replay(body, receive), out.send)
+            read = {"type": "http.request", "body": body, "more_body": False}
+            await self.app(scope, replay_first(read, receive), out.send)
         except Exception:
             if out.started and not out.finished:
                 raise  # too late to answer: the server logs it and drops the connection

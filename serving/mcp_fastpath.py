@@ -43,6 +43,7 @@ from starlette.requests import Request
 
 from serving.cache import ResponseCache
 from serving.engine import HeatmapEngine, utc_day
+from serving.guard import replay_first
 
 JSON_TYPE = "application/json"
 CALL_KEYS = ({"jsonrpc", "id", "method", "params"}, {"name", "arguments"})
@@ -119,20 +120,6 @@ def sdk_results(media_type: str, body: bytes) -> list[dict]:
     return out
 
 
-def _prepend(message: dict, receive):
-    """A receive() that hands on `message` (already taken from `receive`) first, then the rest."""
-    given = False
-
-    async def replayed():
-        nonlocal given
-        if not given:
-            given = True
-            return message
-        return await receive()
-
-    return replayed
-
-
 class McpResultCache:
     """Pure ASGI app: answers repeat read-only tool calls from cache, everything else by the SDK's `app`."""
 
@@ -169,7 +156,7 @@ class McpResultCache:
             await self.app(scope, receive, send)
             return
         message = await receive()
-        replay = _prepend(message, receive)
+        replay = replay_first(message, receive)
         call = None
         if message["type"] == "http.request" and not message.get("more_body", False):
             call = tool_call(message.get("body", b""))
