@@ -30,9 +30,15 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy, configured in pyproject.
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## performance figures, written to bench/results/
+bench: $(STAMP)  ## performance figures, written to bench/results/ (each next to a same-run baseline)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/serve_bench.py
+	$(BIN)/python bench/refresh_bench.py
+	$(BIN)/python bench/scorecard_bench.py
+	$(BIN)/python bench/breadth_bench.py
+	$(BIN)/python bench/universe_bench.py
+	$(BIN)/python bench/train_bench.py
+	$(BIN)/python bench/sentiment_bench.py
 
 matrix: $(STAMP)
 	$(BIN)/sector-heatmap matrix --source $(SOURCE) --universe $(UNIVERSE)
