@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from features.news.scorer import MODEL_PATH, SentimentScorer
 
+    if not DATA.is_dir():
+        print(f"skipping: {DATA} (the labelled tweets) is absent")
+        return 0
     train, valid = tweets("tweets_train.csv"), tweets("tweets_valid.csv")
     fns = scorers(train)
     result: dict = {
