@@ -20,7 +20,14 @@ def print_heatmap(resp: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.render import DESCRIPTIVE_TITLE, PREDICTED_TITLE, banner_text, skill_lines, table_model
+    from serving.render import (
+        DESCRIPTIVE_TITLE,
+        PREDICTED_TITLE,
+        banner_text,
+        print_survivorship,
+        skill_lines,
+        table_model,
+    )
 
     if console is None:
         console = Console()
@@ -29,6 +36,7 @@ def print_heatmap(resp: dict, console=None) -> None:
     banner = banner_text(resp)
     if banner:
         console.print(f"[bold white on red] {banner} [/]")
+    print_survivorship(resp, console)
     tm = table_model(resp)
     table = Table(
         title=f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from serving.render import _jinja_env, banner_text
+from serving.render import _jinja_env, banner_text, survivorship_lines
 
 SVG_SIZE = 560  # px, square
 SVG_PAD = 44  # px around the plotting area (axis labels)
@@ -201,6 +201,8 @@ def rotation_png(rot: dict, dpi: int = 110) -> bytes:
     ax.set_title(title, fontsize=10)
     if rot.get("is_demo"):
         fig.text(0.01, 0.99, "DEMO DATA: synthetic market, not real prices", color="#b71c1c", fontsize=8, va="top")
+    for line in survivorship_lines(rot):
+        fig.text(0.01, 0.01, line, color="#b35900", fontsize=7, va="bottom", wrap=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -103,6 +103,20 @@ def banner_text(resp: dict) -> str:
     return " ".join(parts)
 
 
+def survivorship_lines(resp: dict) -> list[str]:
+    """The answer's survivorship-bias note (a universe of today's members only), for the PNGs and the terminal."""
+    note = resp.get("survivorship_note")
+    return [f"Survivorship bias: {note}"] if note else []
+
+
+def print_survivorship(resp: dict, console) -> None:
+    """The survivorship-bias note on a rich console (the terminal tables of the heatmap, a sector, the rotation)."""
+    from rich.markup import escape
+
+    for line in survivorship_lines(resp):
+        console.print(f"[bold yellow]{escape(line)}[/]")
+
+
 def skill_lines(resp: dict) -> list[str]:
     """The model's out-of-sample skill in plain words, one line per horizon."""
     model = resp.get("model")
@@ -228,6 +242,7 @@ def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
         f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
         *skill_lines(resp),
         f"[desc] = {DESCRIPTIVE_TITLE}   [pred] = {PREDICTED_TITLE}",
+        *survivorship_lines(resp),
     ]
     head_in, row_in, label_in = 0.3 + 0.16 * len(title), 0.42, 2.4  # inches: title block, one row, row labels
     pred_share = 2.4 if resp["columns"]["predicted"] else 1.2  # forecast cells carry an interval line
