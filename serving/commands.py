@@ -24,6 +24,7 @@ def print_heatmap(resp: dict, console=None) -> None:
         DESCRIPTIVE_TITLE,
         PREDICTED_TITLE,
         banner_text,
+        print_headlines,
         print_survivorship,
         skill_lines,
         table_model,
@@ -61,6 +62,7 @@ def print_heatmap(resp: dict, console=None) -> None:
         table.add_row(s["ticker"], *cells)
     console.print(table)
     console.print(resp["market_context"])
+    print_headlines(resp, console)
     for line in skill_lines(resp):
         console.print(line)
     console.print(f"Health: {resp['health']['predicted_note']}")

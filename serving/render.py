@@ -103,6 +103,45 @@ def banner_text(resp: dict) -> str:
     return " ".join(parts)
 
 
+HEADLINES_SHOWN = 5  # per sector on the dashboard; the sector page lists its recent headlines (POST /news)
+
+
+def headline_items(headlines: list[dict], limit: int = HEADLINES_SHOWN) -> list[dict]:
+    """Scored headlines as the pages list them: the title, a link only for an http(s) URL (never javascript:
+    or data:), and one line of provider, time, label and score."""
+    out = []
+    for h in headlines[:limit]:
+        url = h.get("url") or ""
+        when = str(h["published"])[:16].replace("T", " ")
+        out.append(
+            {
+                "title": h["title"],
+                "url": url if url.startswith(("https://", "http://")) else None,
+                "meta": f"{h['provider']} · {when} UTC · {h['label']} {h['score']:+.2f}",
+            }
+        )
+    return out
+
+
+def sector_headlines(resp: dict, limit: int = HEADLINES_SHOWN) -> list[tuple[str, str, list[dict]]]:
+    """(name, ticker, headline items) of every sector of a heatmap answer with headlines (its `news.top`)."""
+    return [
+        (s["name"], s["ticker"], headline_items(top, limit))
+        for s in resp["sectors"]
+        if (top := (s.get("news") or {}).get("top"))
+    ]
+
+
+def print_headlines(resp: dict, console, per_sector: int = 2) -> None:
+    """The latest headlines of each sector with news, under the terminal table."""
+    from rich.markup import escape
+
+    for name, ticker, items in sector_headlines(resp, per_sector):
+        console.print(f"[bold]{escape(ticker)}[/] {escape(name)}:")
+        for h in items:
+            console.print(f"  {escape(h['title'])} [dim]({escape(h['meta'])})[/]")
+
+
 def survivorship_lines(resp: dict) -> list[str]:
     """The answer's survivorship-bias note (a universe of today's members only), for the PNGs and the terminal."""
     note = resp.get("survivorship_note")
@@ -184,6 +223,7 @@ def heatmap_html(
             leadership_rows=_leadership_section(resp),
             dash=dash,
             tint_bg=TINT_BG,
+            headlines=sector_headlines(resp),
         )
     )
 
