@@ -9,6 +9,7 @@ model feeds both: sectors as rows, the descriptive and predicted column groups s
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -282,7 +283,7 @@ def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
         f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
         *skill_lines(resp),
         f"[desc] = {DESCRIPTIVE_TITLE}   [pred] = {PREDICTED_TITLE}",
-        *survivorship_lines(resp),
+        *(part for line in survivorship_lines(resp) for part in textwrap.wrap(line, 150)),
     ]
     head_in, row_in, label_in = 0.3 + 0.16 * len(title), 0.42, 2.4  # inches: title block, one row, row labels
     pred_share = 2.4 if resp["columns"]["predicted"] else 1.2  # forecast cells carry an interval line

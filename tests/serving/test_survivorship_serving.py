@@ -53,6 +53,7 @@ def unflagged(tmp_path_factory):
 
 def _client(open_client, market, tmp_path):
     source, universe = market
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"serving:\n  universes: [{universe}]\n")
     return open_client(tmp_path / "mlruns", source=source, config=cfg)
@@ -73,7 +74,15 @@ def _answers(c) -> dict:
         r = c.get(path, params={**PAGES[path], "universe": "today_only"})
         assert r.status_code == 200, (path, r.text)
         out[path] = r.text
+    for path in ("/ui/heatmap.png", "/ui/rotation.png"):
+        r = c.get(path, params={"universe": "today_only"})
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG"), path
+        out[path] = r.content
     return out
+
+
+def png_height(png: bytes) -> int:
+    return int.from_bytes(png[20:24], "big")  # IHDR: width at 16, height at 20
 
 
 def test_every_answer_and_page_of_a_today_only_universe_says_so(open_client, flagged, tmp_path):
@@ -88,9 +97,12 @@ def test_every_answer_and_page_of_a_today_only_universe_says_so(open_client, fla
         assert "id='survivorship-note'" in got[page] and str(escape(note)) in got[page], page
 
 
-def test_a_universe_without_the_flag_carries_no_note(open_client, unflagged, tmp_path):
-    with _client(open_client, unflagged, tmp_path) as c:
+def test_a_universe_without_the_flag_carries_no_note(open_client, flagged, unflagged, tmp_path):
+    with _client(open_client, unflagged, tmp_path / "plain") as c:
         got = _answers(c)
+    with _client(open_client, flagged, tmp_path / "flagged") as c:
+        flagged_png = c.get("/ui/heatmap.png", params={"universe": "today_only"}).content
+    assert png_height(flagged_png) > png_height(got["/ui/heatmap.png"])  # the note's lines above the table
     for path in ("/heatmap", "/matrix", "/rotation", "/sector"):
         assert "survivorship_note" not in got[path], path
     for page in PAGES:
