@@ -20,7 +20,15 @@ def print_heatmap(resp: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.render import DESCRIPTIVE_TITLE, PREDICTED_TITLE, banner_text, skill_lines, table_model
+    from serving.render import (
+        DESCRIPTIVE_TITLE,
+        PREDICTED_TITLE,
+        banner_text,
+        print_headlines,
+        print_survivorship,
+        skill_lines,
+        table_model,
+    )
 
     if console is None:
         console = Console()
@@ -29,6 +37,7 @@ def print_heatmap(resp: dict, console=None) -> None:
     banner = banner_text(resp)
     if banner:
         console.print(f"[bold white on red] {banner} [/]")
+    print_survivorship(resp, console)
     tm = table_model(resp)
     table = Table(
         title=f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
@@ -53,6 +62,7 @@ def print_heatmap(resp: dict, console=None) -> None:
         table.add_row(s["ticker"], *cells)
     console.print(table)
     console.print(resp["market_context"])
+    print_headlines(resp, console)
     for line in skill_lines(resp):
         console.print(line)
     console.print(f"Health: {resp['health']['predicted_note']}")

@@ -11,9 +11,10 @@ import io
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from serving.render import _jinja_env, banner_text
+from serving.render import _jinja_env, banner_text, headline_items, survivorship_lines
 
 SVG_SIZE = 560  # px, square
+SECTOR_HEADLINES = 10  # the sector page's recent headlines, newest first
 SVG_PAD = 44  # px around the plotting area (axis labels)
 QUADRANTS = {  # name -> (fill, label corner)
     "leading": ("#e5f5e0", "top-right"),
@@ -143,9 +144,11 @@ def rotation_html(rot: dict) -> str:
     return _jinja_env().get_template("rotation.html.j2").render(rot=rot, pic=rotation_picture(rot), banner=_banner(rot))
 
 
-def sector_html(d: dict) -> str:
-    """One sector's drill-down page (GET /ui/sector)."""
-    return _jinja_env().get_template("sector.html.j2").render(d=d, banner=_banner(d), num=_num)
+def sector_html(d: dict, news: dict | None = None) -> str:
+    """One sector's drill-down page (GET /ui/sector); `news` (the POST /news answer of the sector) adds its
+    recent headlines."""
+    items = headline_items(news["headlines"], SECTOR_HEADLINES) if news else []
+    return _jinja_env().get_template("sector.html.j2").render(d=d, banner=_banner(d), num=_num, news=news, items=items)
 
 
 def _banner(d: dict) -> str:
@@ -201,6 +204,8 @@ def rotation_png(rot: dict, dpi: int = 110) -> bytes:
     ax.set_title(title, fontsize=10)
     if rot.get("is_demo"):
         fig.text(0.01, 0.99, "DEMO DATA: synthetic market, not real prices", color="#b71c1c", fontsize=8, va="top")
+    for line in survivorship_lines(rot):
+        fig.text(0.01, 0.01, line, color="#b35900", fontsize=7, va="bottom", wrap=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -160,6 +160,7 @@ class HeatmapEngine:
     async def matrix(self, raw: dict | None) -> tuple[bytes, bool]:
         """(JSON bytes of POST /matrix, cache hit)."""
         from features.matrix import rotation_matrix
+        from serving.heatmap import survivorship
 
         state = self.state
         req = HeatmapRequest.parse(raw or {}, self.cfg)  # the same field checks as a heatmap request
@@ -174,6 +175,7 @@ class HeatmapEngine:
                     "data_source": ds.source.label,
                     "is_demo": ds.source.synthetic,
                     **m.to_dict(),
+                    **survivorship(ds),
                 }
             )
 
@@ -284,13 +286,15 @@ class HeatmapEngine:
         """The descriptive rotation matrix, each sector's relative-rotation coordinates and quadrant, and its
         weekly tail (POST /rotation and the get_sector_rotation tool: the same answer)."""
         from features.rotation import TAIL_WEEKS, check_tail_weeks, sector_rotation
+        from serving.heatmap import survivorship
 
         state = self.state
         weeks = TAIL_WEEKS if tail_weeks is None else check_tail_weeks(tail_weeks)
         req, name, u, day = self._request(state, universe, as_of)
 
         def compute() -> dict:
-            return {**sector_rotation(u.dataset, req.as_of, weeks), "is_demo": u.dataset.source.synthetic}
+            rot = sector_rotation(u.dataset, req.as_of, weeks)
+            return {**rot, "is_demo": u.dataset.source.synthetic, **survivorship(u.dataset)}
 
         return await self._cached_json(("rotation", state.generation, name, day, weeks, u.data_version), compute)
 
@@ -298,6 +302,7 @@ class HeatmapEngine:
         """One sector (POST /sector): breadth, concentration, members vs the sector and the benchmark, top and
         bottom contributors over the timeframe; for a universe of ETFs the sector's own figures and a note."""
         from features.breadth import sector_drilldown
+        from serving.heatmap import survivorship
         from serving.request import parse_name
 
         raw = dict(raw or {})
@@ -315,7 +320,7 @@ class HeatmapEngine:
         day = None if req.as_of is None else req.as_of.date().isoformat()
 
         def compute() -> dict:
-            return sector_drilldown(u.dataset, sector, req.timeframe, req.as_of)
+            return {**sector_drilldown(u.dataset, sector, req.timeframe, req.as_of), **survivorship(u.dataset)}
 
         key = ("sector", state.generation, name, day, req.timeframe, sector.casefold(), u.data_version)
         return await self._cached_json(key, compute)

@@ -303,7 +303,15 @@ def heatmap_response(f: HeatmapFrame) -> dict:
             panels.names,
             day,
         ),
+        **survivorship(ds),
     }
+
+
+def survivorship(ds: MarketDataset) -> dict:
+    """The survivorship-bias note of a universe of today's members only (issue 12), as the key every answer over
+    history carries (heatmap, matrix, rotation, sector; serving.schemas), or {} for a universe without the bias."""
+    note = ds.universe.survivorship_note
+    return {"survivorship_note": note} if note else {}
 
 
 def build_heatmap(

@@ -3,7 +3,8 @@
 BentoML documents the POST APIs from their input and output models, but declares its own error shapes
 (InvalidArgument, NotFound, InternalServerError: {"error": str, "detail": str}) that this service never
 sends, and nothing of a mounted plain Starlette app (GET /model). Here every API's error answers point
-at the one error body (schemas.ErrorResponse), /reload's 503 at ReloadFailure, and GET /model is added.
+at the one error body (schemas.ErrorResponse), /reload's 503 at ReloadFailure, and GET /model and GET /status
+(schemas.StatusResponse) are added.
 The /ui pages (HTML, PNG) are for people and stay out of the document.
 """
 
@@ -15,7 +16,7 @@ import json
 from pydantic import BaseModel
 
 from serving.auth import API_KEY_HEADER
-from serving.schemas import ErrorResponse, ReloadFailure
+from serving.schemas import ErrorResponse, ReloadFailure, StatusResponse
 
 REF = "#/components/schemas/{model}"
 BENTOML_ERRORS = ("InvalidArgument", "NotFound", "InternalServerError")
@@ -30,6 +31,12 @@ ERRORS = {
     "503": "Service Unavailable: the universe asked for is configured but could not be loaded (the message says why)",
 }
 GET_ERRORS = ("400", "401", "403", "413", "500", "503")
+STATUS_OPERATION = {  # a plain Starlette route (serving/service.py get_status): BentoML does not know it
+    "tags": ["Service APIs"],
+    "description": "The refresh schedule (last refresh, outcome, next due, market open) and the data age per "
+    "universe (no parameters)",
+    "operationId": "SectorHeatmap__get_status",
+}
 
 
 def _ref(model: type[BaseModel], description: str) -> dict:
@@ -55,7 +62,7 @@ def openapi_document(spec: dict) -> dict:
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in BENTOML_ERRORS:
         schemas.pop(name, None)
-    schemas.update(component_schemas(ErrorResponse, ReloadFailure))
+    schemas.update(component_schemas(ErrorResponse, ReloadFailure, StatusResponse))
     errors = {status: _ref(ErrorResponse, text) for status, text in ERRORS.items()}
     paths = spec["paths"]
     for item in paths.values():
@@ -84,4 +91,6 @@ def openapi_document(spec: dict) -> dict:
             ],
             "responses": {"200": copy.deepcopy(post["responses"]["200"]), **{k: errors[k] for k in GET_ERRORS}},
         }
+    status_errors = {k: errors[k] for k in ("401", "403", "500")}
+    paths["/status"] = {"get": {**STATUS_OPERATION, "responses": {"200": _ref(StatusResponse, "OK"), **status_errors}}}
     return spec

@@ -9,6 +9,7 @@ model feeds both: sectors as rows, the descriptive and predicted column groups s
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -103,6 +104,59 @@ def banner_text(resp: dict) -> str:
     return " ".join(parts)
 
 
+HEADLINES_SHOWN = 5  # per sector on the dashboard; the sector page lists its recent headlines (POST /news)
+
+
+def headline_items(headlines: list[dict], limit: int = HEADLINES_SHOWN) -> list[dict]:
+    """Scored headlines as the pages list them: the title, a link only for an http(s) URL (never javascript:
+    or data:), and one line of provider, time, label and score."""
+    out = []
+    for h in headlines[:limit]:
+        url = h.get("url") or ""
+        when = str(h["published"])[:16].replace("T", " ")
+        out.append(
+            {
+                "title": h["title"],
+                "url": url if url.startswith(("https://", "http://")) else None,
+                "meta": f"{h['provider']} · {when} UTC · {h['label']} {h['score']:+.2f}",
+            }
+        )
+    return out
+
+
+def sector_headlines(resp: dict, limit: int = HEADLINES_SHOWN) -> list[tuple[str, str, list[dict]]]:
+    """(name, ticker, headline items) of every sector of a heatmap answer with headlines (its `news.top`)."""
+    return [
+        (s["name"], s["ticker"], headline_items(top, limit))
+        for s in resp["sectors"]
+        if (top := (s.get("news") or {}).get("top"))
+    ]
+
+
+def print_headlines(resp: dict, console, per_sector: int = 2) -> None:
+    """The latest headlines of each sector with news, under the terminal table."""
+    from rich.markup import escape
+
+    for name, ticker, items in sector_headlines(resp, per_sector):
+        console.print(f"[bold]{escape(ticker)}[/] {escape(name)}:")
+        for h in items:
+            console.print(f"  {escape(h['title'])} [dim]({escape(h['meta'])})[/]")
+
+
+def survivorship_lines(resp: dict) -> list[str]:
+    """The answer's survivorship-bias note (a universe of today's members only), for the PNGs and the terminal."""
+    note = resp.get("survivorship_note")
+    return [f"Survivorship bias: {note}"] if note else []
+
+
+def print_survivorship(resp: dict, console) -> None:
+    """The survivorship-bias note on a rich console (the terminal tables of the heatmap, a sector, the rotation)."""
+    from rich.markup import escape
+
+    for line in survivorship_lines(resp):
+        console.print(f"[bold yellow]{escape(line)}[/]")
+
+
 def skill_lines(resp: dict) -> list[str]:
     """The model's out-of-sample skill in plain words, one line per horizon."""
     model = resp.get("model")
@@ -170,6 +224,7 @@ def heatmap_html(
             leadership_rows=_leadership_section(resp),
             dash=dash,
             tint_bg=TINT_BG,
+            headlines=sector_headlines(resp),
         )
     )
 
@@ -228,6 +283,7 @@ def heatmap_png(resp: dict, dpi: int = 110) -> bytes:
         f"Sector heatmap: {resp['universe']} vs {resp['benchmark']}, as of {resp['as_of']} ({resp['timeframe']})",
         *skill_lines(resp),
         f"[desc] = {DESCRIPTIVE_TITLE}   [pred] = {PREDICTED_TITLE}",
+        *(part for line in survivorship_lines(resp) for part in textwrap.wrap(line, 150)),
     ]
     head_in, row_in, label_in = 0.3 + 0.16 * len(title), 0.42, 2.4  # inches: title block, one row, row labels
     pred_share = 2.4 if resp["columns"]["predicted"] else 1.2  # forecast cells carry an interval line

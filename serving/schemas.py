@@ -361,6 +361,12 @@ class HeatmapResponse(StrictBody):
     refresh: RefreshBlock | None = Field(
         None, description="the scheduled refresh and the data's age (live)", json_schema_extra=NULLABLE
     )
+    survivorship_note: str | None = Field(
+        None,
+        description="present when the universe holds today's members only: results over history carry "
+        "survivorship bias (members that left it are missing)",
+        json_schema_extra=NULLABLE,
+    )
 
 
 # ---- POST /news ---------------------------------------------------------------------------------
@@ -405,6 +411,12 @@ class Matrix(StrictBody):
     leadership: dict[str, Leadership] = Field(description="window -> which cohort leads")
     leadership_rule: str = Field(description="how the leader is chosen (a heuristic)")
     note: str = Field(description="disclaimer: descriptive, not predictive")
+    survivorship_note: str | None = Field(
+        None,
+        description="present when the universe holds today's members only: results over history carry "
+        "survivorship bias (members that left it are missing)",
+        json_schema_extra=NULLABLE,
+    )
 
 
 class MatrixResponse(Matrix):
@@ -581,3 +593,52 @@ class SectorResponse(StrictBody):
     members: list[MemberRow] = Field(description="every member, largest contribution first; empty without members")
     top_contributors: list[str] = Field(description="tickers adding most to the sector's move, largest first")
     bottom_contributors: list[str] = Field(description="tickers taking most from it, most negative first")
+    survivorship_note: str | None = Field(
+        None,
+        description="present when the universe holds today's members only: results over history carry "
+        "survivorship bias (members that left it are missing)",
+        json_schema_extra=NULLABLE,
+    )
+
+
+# ---- GET /status (the refresh schedule; serving/refresher.py status_document) --------------------------
+class StatusRefresh(StrictBody):
+    enabled: bool = Field(description="false for data that never changes (csv, demo) or when switched off")
+    interval_min: float = Field(description="minutes between refreshes while the market is open")
+    after_close_min: float = Field(description="minutes after the close of the refresh that picks up the close")
+    deadline_s: float = Field(description="a refresh still running after this many seconds is abandoned")
+    last_refresh: datetime | None = Field(description="start of the last refresh attempt, UTC; null before the first")
+    outcome: str = Field(description="startup | ok | failed | timeout: how the last attempt ended")
+    error: str | None = Field(description="why the last attempt failed, when it did")
+    duration_s: float | None = Field(description="seconds the last attempt took")
+    last_success: datetime | None = Field(description="the last successful refresh (or the start-up load), UTC")
+    consecutive_failures: int = Field(description="failed attempts since the last success")
+    next_refresh: datetime | None = Field(description="when the next refresh is due, UTC; null when none is")
+    stale: bool = Field(description="the last refresh failed: the data is older than the schedule promises")
+    stale_reason: str | None = Field(description="why, when stale")
+    extra_steps: dict[str, str] = Field(description="extra refresh step (e.g. news) -> ok, its error, or not run yet")
+
+
+class StatusUniverse(StrictBody):
+    calendar: str = Field(description="exchange calendar of the universe (e.g. XNYS)")
+    market_open: bool = Field(description="the exchange is in session now")
+    session: date | None = Field(description="the session now is in (open), else the next one")
+    opens_at: datetime | None = Field(description="that session's open, UTC")
+    closes_at: datetime | None = Field(description="that session's close, UTC")
+    data_through: date | None = Field(description="last session in the data")
+    data_as_of: datetime | None = Field(description="when the data was last true: close or last intraday bar, UTC")
+    data_age_s: float | None = Field(description="seconds since data_as_of")
+    intraday: bool = Field(description="today's partial session is in the relative-return columns")
+    intraday_last_bar: datetime | None = Field(description="start of the newest intraday bar used, UTC")
+    data_source: str = Field(description="the data actually used (fallbacks included)")
+
+
+class StatusResponse(StrictBody):
+    """GET /status: the refresh schedule and its last outcome, then the data age per universe."""
+
+    now: datetime = Field(description="the server's clock, UTC")
+    clock: str = Field(description="which clock the schedule runs on (the market data source's)")
+    refresh: StatusRefresh
+    generation: int = Field(description="load generation, bumped by every (re)load and refresh swap")
+    universes: dict[str, StatusUniverse] = Field(description="loaded universe name -> its exchange and data age")
+    not_loaded: dict[str, str] = Field(description="configured universe that could not be loaded -> why")

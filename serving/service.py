@@ -416,7 +416,11 @@ def _extra_page(kind: str, allowed: tuple[str, ...]):
             if unknown:
                 raise RequestError(f"{field_name(unknown[0])}: unknown parameter; expected {', '.join(allowed)}")
             if kind == "sector":
-                return Response(sector_html(await _service().engine.sector(q)), media_type="text/html; charset=utf-8")
+                d = await _service().engine.sector(q)
+                news = await _service().engine.sector_news(
+                    d["sector"]["ticker"], None, q.get("universe"), q.get("as_of")
+                )
+                return Response(sector_html(d, news), media_type="text/html; charset=utf-8")
             weeks = q.pop("tail_weeks", None)
             if weeks is not None and not (weeks.isdigit() and len(weeks) < 4):
                 raise RequestError(f"tail_weeks: expected a whole number of weeks, got {weeks[:40]!r}")

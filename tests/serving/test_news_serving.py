@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "news"))
 from news_builders import new_item, put
@@ -22,15 +23,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.te
 NOW = pd.Timestamp.now("UTC").floor("s")
 H = pd.Timedelta(hours=1)
 AS_OF = (NOW - pd.Timedelta(days=10)).date().isoformat()  # beyond the 7-day news window of today
+SCRIPT = "<script>alert('x')</script> & co"  # a headline id; its title is "headline <id>"
 
 
 @pytest.fixture(scope="module")
 def news_cache(tmp_path_factory) -> Path:
-    """XLK: four recent headlines (enough for the health score), XLE: one; one XLK headline after AS_OF's day."""
+    """XLK: four recent headlines (enough for the health score), XLE and XLU: one (XLU's with markup in its
+    title); one XLK headline after AS_OF's day."""
     cache = tmp_path_factory.mktemp("cache")
     s = HeadlineStore(store_path(cache))
     put(s, "us_sectors", "XLK", [(f"k{i}", NOW - (i + 1) * H, 0.8) for i in range(4)], fetched=NOW - 5 * H)
     put(s, "us_sectors", "XLE", [("e0", NOW - 2 * H, -0.9)], fetched=NOW - 5 * H)
+    put(s, "us_sectors", "XLU", [(SCRIPT, NOW - 3 * H, 0.1)], fetched=NOW - 5 * H)  # a title to escape
     day_end = pd.Timestamp(AS_OF, tz="UTC") + pd.Timedelta(hours=23)
     put(s, "us_sectors", "XLK", [("past", day_end - H, -0.4)], fetched=day_end)
     s.close()
@@ -124,6 +128,52 @@ def test_page_and_terminal_table_show_the_news_columns(news_client):
     print_heatmap(news_client.post("/heatmap", json={"timeframe": "1M"}).json(), console)
     text = console.export_text()
     assert "News" in text and "NewsVol" in text and "+0.80" in text
+
+
+def test_pages_list_each_sectors_top_headlines_escaped(news_client):
+    from rich.console import Console
+
+    from serving.commands import print_heatmap
+
+    resp = news_client.post("/heatmap", json={"timeframe": "1M"}).json()
+    page = news_client.get("/ui/heatmap", params={"timeframe": "1M"}).text
+    section = page[page.index("<section id='headlines'>") :]
+    section = section[: section.index("</section>")]
+    listed = [s["ticker"] for s in resp["sectors"] if s["news"]["top"]]
+    assert sorted(listed) == ["XLE", "XLK", "XLU"]
+    for ticker in listed:  # every sector with headlines, with its titles and links
+        assert f"data-ticker='{ticker}'" in section
+        for h in sectors(resp)[ticker]["news"]["top"]:
+            assert (
+                str(escape(h["title"])) in section and f"href='{escape(h['url'])}' rel='noopener noreferrer'" in section
+            )
+    assert "data-ticker='XLF'" not in section  # no headlines, no heading
+    assert "<script>" not in page and "headline &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in section
+
+    sector = news_client.get("/ui/sector", params={"sector": "XLU"}).text
+    assert "id='sector-headlines'" in sector and "<script>" not in sector
+    assert "headline &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in sector
+    news = news_client.post("/news", json={"sector": "XLK"}).json()
+    xlk = news_client.get("/ui/sector", params={"sector": "XLK"}).text
+    assert [h["title"] for h in news["headlines"]] == [f"headline k{i}" for i in range(4)]
+    assert all(f">headline k{i}</a>" in xlk for i in range(4)) and "headline past" not in xlk  # after AS_OF only
+    assert "Recent headlines (4 in the last" in xlk
+    empty = news_client.get("/ui/sector", params={"sector": "XLF"}).text
+    assert "id='sector-headlines'" in empty and "No headlines" in empty and "class='headline'" not in empty
+
+    console = Console(width=250, record=True)
+    print_heatmap(resp, console)
+    text = console.export_text()
+    assert "headline k0" in text and f"headline {SCRIPT}" in text  # plain text, markup kept literally
+
+
+def test_only_web_links_are_linked():
+    from serving.render import headline_items
+
+    h = {"title": "t", "provider": "p", "published": "2025-01-02T03:04:05Z", "label": "neutral", "score": 0.0}
+    items = headline_items([{**h, "url": "javascript:alert(1)"}, {**h, "url": None}, {**h, "url": "https://a/b"}])
+    assert [i["url"] for i in items] == [None, None, "https://a/b"]
+    assert items[0]["meta"] == "p · 2025-01-02 03:04 UTC · neutral +0.00"
 
 
 def test_mcp_tool_answers_like_post_news(news_client, news_cache, monkeypatch):
