@@ -54,7 +54,8 @@ class HeatmapRequest:
                 "market_index (or benchmark), as_of"
             )
         req = cls(
-            universe=parse_name(raw.get("universe", cfg.universes[0]), "universe"),
+            # the configured default may be a YAML path of any length; only what a client sends is bounded
+            universe=parse_name(raw["universe"], "universe") if "universe" in raw else cfg.universes[0],
             timeframe=parse_name(raw.get("timeframe", cfg.default_timeframe), "timeframe").upper(),
             metrics=_metrics(raw.get("metrics")),
             market_index=parse_name(raw["market_index"], "market_index") if "market_index" in raw else None,

@@ -205,6 +205,17 @@ def test_bad_requests_name_the_field(raw, field):
         HeatmapRequest.parse(raw)
 
 
+def test_a_configured_universe_path_of_any_length_is_the_default():
+    """Only what a client sends is bounded in length; the server's own default (a YAML path) is not."""
+    from serving.config import ServingConfig
+
+    path = "/srv/markets/" + "x" * 60 + "/universe.yaml"
+    cfg = ServingConfig(universes=(path,))
+    assert HeatmapRequest.parse({}, cfg).universe == path
+    with pytest.raises(ValueError, match=r"^universe: expected a name of at most"):
+        HeatmapRequest.parse({"universe": path}, cfg)
+
+
 def test_bad_requests_against_the_data(market):
     with pytest.raises(ValueError, match=r"^as_of: 1990-01-01 is before the data starts"):
         heatmap(market, as_of="1990-01-01")
