@@ -6,8 +6,9 @@ JSON-able parameters so the registered forecaster can serve any of them without 
 - `signals`: an equal-weight average of per-date z-scores of documented sector signals (12-1
   momentum, trend, 52-week-high proximity, low volatility); nothing is fitted;
 - `macro`: each sector's sensitivity to daily changes in the 10y yield, oil, credit (HYG/LQD),
-  copper/gold and breakeven inflation (duration-hedged TIP vs TLT, features/context.py), estimated over the trailing `macro_window` sessions before the fold (or the final
-  fit) ends, times the last month's change of each factor (the context features).
+  copper/gold and breakeven inflation (duration-hedged TIP vs TLT, features/context.py), estimated
+  over the trailing `macro_window` sessions before the fold (or the final fit) ends, times the last
+  month's change of each factor (the context features).
 """
 
 from __future__ import annotations
