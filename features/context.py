@@ -11,6 +11,17 @@ from features.volatility import daily_log_returns
 
 RETURN_SERIES = ("long_treasury", "dollar", "oil", "gold")  # context series shown as a 1M log return
 
+# Breakeven-inflation proxy: TIPS (TIP) against nominal Treasuries (TLT), the only nominal bond ETF in
+# the data. A plain log(TIP/TLT) mixes in the duration gap: TIP's effective duration is ~7 years, TLT's
+# ~17, so a parallel fall in nominal yields with breakevens unchanged would read as falling breakevens
+# (TLT gains ~2.4x TIP's). Hedging TLT by the duration ratio cancels that parallel move:
+# r_TIP - (D_TIP / D_TLT) r_TLT ~ -D_TIP dReal + D_TIP dNominal = D_TIP x d(breakeven).
+# What is left is only approximate: the two sit at different points of the curve (a steepening still
+# leaks in) and the durations drift. A 7-10y Treasury ETF (IEF, duration ~7.5) would match without a
+# ratio, but the data has none.
+BREAKEVEN_HEDGE = 7.0 / 17.0
+BREAKEVEN_SERIES = ("tips", "long_treasury")
+
 
 def context_columns(present) -> list[str]:
     """The context columns the table holds when the series `present` (context names) are loaded."""
@@ -25,7 +36,14 @@ def context_columns(present) -> list[str]:
     cols += [f"{name}_ret_1m" for name in RETURN_SERIES if name in c]
     if {"copper", "gold"} <= c:
         cols.append("copper_gold_1m")
+    if set(BREAKEVEN_SERIES) <= c:
+        cols.append("breakeven_1m")
     return cols
+
+
+def breakeven(log_ret, c: pd.DataFrame) -> pd.Series:
+    """The duration-hedged TIP vs TLT return over the horizon of `log_ret` (see BREAKEVEN_HEDGE)."""
+    return log_ret(c["tips"]) - BREAKEVEN_HEDGE * log_ret(c["long_treasury"])
 
 
 def _deferred(fn, frame: pd.DataFrame, name: str):
@@ -58,5 +76,6 @@ def context_features(p: SectorPanels, cfg: FeatureConfig) -> pd.DataFrame:
         "credit_1m": lambda: log_ret(c["high_yield"]) - log_ret(c["investment_grade"]),
         **{f"{name}_ret_1m": _deferred(log_ret, c, name) for name in RETURN_SERIES},
         "copper_gold_1m": lambda: log_ret(c["copper"]) - log_ret(c["gold"]),
+        "breakeven_1m": lambda: breakeven(log_ret, c),
     }
     return pd.DataFrame({k: values[k]() for k in context_columns(c.columns)}, index=p.dates)

@@ -5,19 +5,22 @@ JSON-able parameters so the registered forecaster can serve any of them without 
 - `linear`: ridge regression on the same features (median-imputed, standardised), neutral target;
 - `signals`: an equal-weight average of per-date z-scores of documented sector signals (12-1
   momentum, trend, 52-week-high proximity, low volatility); nothing is fitted;
-- `macro`: each sector's sensitivity to daily changes in the 10y yield, oil, credit (HYG/LQD) and
-  copper/gold, estimated over the trailing `macro_window` sessions before the fold (or the final
-  fit) ends, times the last month's change of each factor (the context features).
+- `macro`: each sector's sensitivity to daily changes in the 10y yield, oil, credit (HYG/LQD),
+  copper/gold and breakeven inflation (duration-hedged TIP vs TLT, features/context.py), estimated
+  over the trailing `macro_window` sessions before the fold (or the final fit) ends, times the last
+  month's change of each factor (the context features).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from features.context import breakeven
 from features.momentum import HIGH_52W, MOM_12_1, trend
 from features.registry import RANK_SUFFIX
 from features.sectors import SectorPanels
@@ -29,6 +32,11 @@ LINEAR, SIGNALS, MACRO = "linear", "signals", "macro"
 FAMILIES = (LINEAR, SIGNALS, MACRO)
 DIRECT = ("lgbm_regression", LINEAR)  # predict the neutral return itself; the others are z-scored x slope
 
+# the macro model's factors (context feature names), each used when its series are in the data
+MACRO_FACTORS = ("yield_10y_chg_1m", "oil_ret_1m", "credit_1m", "copper_gold_1m", "breakeven_1m")
+
+log = logging.getLogger(__name__)
+
 # signal column -> sign (low volatility: lower is better)
 SIGNAL_COLUMNS: dict[str, float] = {MOM_12_1: 1.0, trend(200): 1.0, HIGH_52W: 1.0, realised_vol(126): -1.0}
 
@@ -36,18 +44,20 @@ SIGNAL_COLUMNS: dict[str, float] = {MOM_12_1: 1.0, trend(200): 1.0, HIGH_52W: 1.
 def _daily_factors(c: pd.DataFrame) -> dict[str, pd.Series]:
     """Monthly context feature -> the same quantity over one day, from the context closes."""
 
-    def lr(name: str) -> pd.Series:
-        return daily_log_returns(c[name].where(c[name] > 0))
+    def lr(x: pd.Series) -> pd.Series:
+        return daily_log_returns(x.where(x > 0))
 
     out: dict[str, pd.Series] = {}
     if "yield_10y" in c:
         out["yield_10y_chg_1m"] = c["yield_10y"].diff()
     if "oil" in c:
-        out["oil_ret_1m"] = lr("oil")
+        out["oil_ret_1m"] = lr(c["oil"])
     if {"high_yield", "investment_grade"} <= set(c.columns):
-        out["credit_1m"] = lr("high_yield") - lr("investment_grade")
+        out["credit_1m"] = lr(c["high_yield"]) - lr(c["investment_grade"])
     if {"copper", "gold"} <= set(c.columns):
-        out["copper_gold_1m"] = lr("copper") - lr("gold")
+        out["copper_gold_1m"] = lr(c["copper"]) - lr(c["gold"])
+    if {"tips", "long_treasury"} <= set(c.columns):
+        out["breakeven_1m"] = breakeven(lr, c)
     return out
 
 
@@ -109,20 +119,33 @@ def score_signals(X: pd.DataFrame, dates) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MacroInputs:
-    """Daily relative log returns (date x sector) and daily factor changes (date x factor), built once a run."""
+    """Daily relative log returns (date x sector) and daily factor changes (date x factor), built once a run.
+
+    `missing`: the MACRO_FACTORS the data cannot supply; the model fits on the others (no zero-filled
+    stand-in, which would only add a dead regressor) and its parameters name them."""
 
     rel: pd.DataFrame
     factors: pd.DataFrame
+    missing: tuple[str, ...] = field(default=())
 
     @classmethod
     def of(cls, panels: SectorPanels) -> MacroInputs:
         rel = daily_log_returns(panels.close).sub(daily_log_returns(panels.benchmark["close"]), axis=0)
-        return cls(rel, pd.DataFrame(_daily_factors(panels.context)).reindex(panels.dates))
+        daily = _daily_factors(panels.context)
+        missing = tuple(f for f in MACRO_FACTORS if f not in daily)
+        if missing:
+            log.warning("macro model: no context series for %s; it uses %s", ", ".join(missing), list(daily) or "none")
+        return cls(rel, pd.DataFrame(daily).reindex(panels.dates), missing)
 
 
 def fit_macro(inputs: MacroInputs, end: pd.Timestamp, window: int) -> dict:
-    """Per sector, OLS betas of daily relative log returns on the daily factor changes up to `end`."""
+    """Per sector, OLS betas of daily relative log returns on the daily factor changes up to `end`.
+
+    A factor with too little history in the window (its ETF not yet listed) is left out of this fit
+    and listed as missing, rather than emptying every sector's sample."""
     rel, factors = inputs.rel.loc[:end].tail(window), inputs.factors.loc[:end].tail(window)
+    short = [f for f in factors.columns if factors[f].count() < window // 4]
+    factors = factors.drop(columns=short)
     betas = {}
     for sector in rel.columns:
         both = pd.concat([rel[sector], factors], axis=1).dropna()
@@ -131,17 +154,18 @@ def fit_macro(inputs: MacroInputs, end: pd.Timestamp, window: int) -> dict:
         F = both.iloc[:, 1:].to_numpy()
         y = both.iloc[:, 0].to_numpy()
         betas[str(sector)] = np.linalg.lstsq(F - F.mean(axis=0), y - y.mean(), rcond=None)[0].tolist()
-    return {"factors": list(factors.columns), "betas": betas}
+    return {"factors": list(factors.columns), "betas": betas, "missing": [*inputs.missing, *short]}
 
 
 def score_macro(params: dict, X: pd.DataFrame) -> np.ndarray:
-    """sum_f beta(sector, f) x last month's change of f; 0 for sectors without betas."""
+    """sum_f beta(sector, f) x last month's change of f over the factors known on the date (one
+    series not yet listed leaves the others' terms); 0 for sectors without betas."""
     if not params["factors"]:
         return np.zeros(len(X))
     F = X[params["factors"]].to_numpy(dtype="float64")
     n = len(params["factors"])
     B = np.array([params["betas"].get(str(s), [0.0] * n) for s in sector_keys(X.index)]).reshape(len(X), n)
-    return np.nan_to_num((F * B).sum(axis=1))
+    return np.nan_to_num(np.nansum(F * B, axis=1))
 
 
 def required_columns(family: str) -> list[str]:

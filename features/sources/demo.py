@@ -150,6 +150,7 @@ CONTEXT_SPECS: dict[str, dict[str, Any]] = {
     "oil": dict(kind="price", beta=0.4, duration=0.0, sigma=0.016, start=60.0, volume=3e5),
     "copper": dict(kind="price", beta=0.3, duration=0.0, sigma=0.014, start=3.0, volume=5e4),
     "gold": dict(kind="price", beta=-0.05, duration=0.0, sigma=0.009, start=1200.0, volume=2e5),
+    "tips": dict(kind="price", beta=0.05, duration=7.0, sigma=0.002, start=55.0, volume=3e6),
 }
 
 _STREAMS = ("params", "regime", "vol", "market", "latent", "sector", "listing", "context", "blocks", "bench")
