@@ -35,18 +35,13 @@ COHORTS = {  # as in us_sectors.yaml, with the GICS name of Technology
     "late_cycle": ["Energy", "Materials"],
     "defensive": ["Consumer Staples", "Health Care", "Utilities"],
 }
-CONTEXT = {  # the market-context series of us_sectors.yaml
-    "vix": "^VIX",
-    "yield_10y": "^TNX",
-    "yield_5y": "^FVX",
-    "long_treasury": "TLT",
-    "high_yield": "HYG",
-    "investment_grade": "LQD",
-    "dollar": "UUP",
-    "oil": "CL=F",
-    "copper": "HG=F",
-    "gold": "GC=F",
-}
+
+
+def us_sectors_context() -> dict[str, str]:
+    """The market-context series of us_sectors.yaml (one list, so the two universes never drift apart)."""
+    import yaml
+
+    return dict(yaml.safe_load((OUT / "us_sectors.yaml").read_text(encoding="utf-8"))["context"])
 
 
 def yahoo_symbol(symbol: str) -> str:
@@ -84,7 +79,7 @@ def build(source: Path, out: Path) -> int:
         "cohorts:",
         *(f"  {c}: [{', '.join(names)}]" for c, names in COHORTS.items()),
         "context:",
-        *(f"  {k}: {v if not v.startswith('^') else repr(v)}" for k, v in CONTEXT.items()),
+        *(f"  {k}: {v if not v.startswith('^') else repr(v)}" for k, v in us_sectors_context().items()),
     ]
     (out / "sp500.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {out / 'sp500.csv'} ({len(rows)} members) and {out / 'sp500.yaml'}")
