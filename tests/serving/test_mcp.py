@@ -69,8 +69,9 @@ def demo_ds() -> MarketDataset:
 
 
 @pytest.fixture(scope="module")
-def settings() -> ServerSettings:
-    return ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE)
+def settings(tmp_path_factory) -> ServerSettings:
+    """No model store (the engine's champion is given): nothing is logged, and never into the repo's mlruns/."""
+    return ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE, str(tmp_path_factory.mktemp("no_store")))
 
 
 @pytest.fixture

@@ -186,7 +186,7 @@ def test_mcp_tool_answers_like_post_news(news_client, news_cache, monkeypatch):
     from serving.state import ServerSettings, ServingState, UniverseState
 
     monkeypatch.setenv(CACHE_ENV, str(news_cache))
-    settings = ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE)
+    settings = ServerSettings.from_file(ConfigFile.read(None), DEMO_SOURCE, str(news_cache / "no_store"))
     state = ServingState(
         {"us_sectors": UniverseState(MarketDataset.load(DEMO_SOURCE, "us_sectors"), None, "none")}, 1, 0
     )
