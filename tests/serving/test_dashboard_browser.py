@@ -62,12 +62,16 @@ def test_dashboard_controls_and_links(browser, live_server, shots):  # noqa: F81
         assert page.input_value("#control-universe") == "us_sectors" and page.input_value("#control-timeframe") == "1M"
         screenshot(page, shots / "dashboard.png")
 
-        # controls: another timeframe and date, submitted as a form
+        # controls: another timeframe and date, submitted as a form; the metrics asked for are kept
+        page.goto(f"{live_server.url}/ui/heatmap?timeframe=1M&metrics=predicted,performance", timeout=TIMEOUT_MS)
+        narrowed = page.locator("#heatmap thead th").count()
+        assert page.input_value("#control-metrics") == "performance,predicted"
         page.select_option("#control-timeframe", "1W")
         page.fill("#control-as-of", "2024-06-14")
         page.click("#controls button[type=submit]")
         page.wait_for_load_state()
         assert "timeframe=1W" in page.url and "as_of=2024-06-14" in page.url
+        assert "metrics=performance%2Cpredicted" in page.url and page.locator("#heatmap thead th").count() == narrowed
         meta = page.locator("p.meta").first.inner_text()
         assert "As of 2024-06-14" in meta and "timeframe 1W" in meta
         assert "2024-06-14" in (page.locator("#rotation-graph > title").text_content() or "")
