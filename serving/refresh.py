@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import _calendar
+from serving.status import iso
 
 SESSIONS_AHEAD = 14  # calendar days searched for the next session (the longest market closure is shorter)
 
@@ -56,7 +57,6 @@ class MarketPhase:
     closes_at: pd.Timestamp | None  # UTC
 
     def to_dict(self) -> dict:
-        iso = lambda t: None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
         return {
             "calendar": self.calendar,
             "market_open": self.open,
