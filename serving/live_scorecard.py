@@ -84,11 +84,11 @@ class LiveScorecards:
     # ---- the card ------------------------------------------------------------------------------
     def champion(self, u):
         """`u.champion` with each horizon's skill extended by `live`; unchanged without a model store (no log)."""
-        if u.champion is None or not self.has_store():
-            return u.champion
-        hit = self._cards.get(id(u))
+        hit = self._cards.get(id(u))  # first: a cached card needs no look at the store (per request)
         if hit is not None and hit[0] is u:
             return hit[1]
+        if u.champion is None or not self.has_store():
+            return u.champion
         card = dict(u.champion.card or {})
         live = self._live(u)
         card["skill"] = {h: {**(s or {}), "live": live.get(h)} for h, s in (card.get("skill") or {}).items()}
