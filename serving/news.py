@@ -187,7 +187,9 @@ def news_answer(desk: NewsDesk, ds, sector: str, days, as_of, now: pd.Timestamp)
     span = check_days(days)
     at = news_moment(as_of, now)
     n = desk.sector(uni.name, match.key, at, span)
-    summary = None if n is None else desk.sector(uni.name, match.key, at, desk.cfg.window_days)
+    # sentiment and volume over the configured window: the same read as `n` when `days` is that window (the default)
+    same = n is None or span == desk.cfg.window_days
+    summary = n if same else desk.sector(uni.name, match.key, at, desk.cfg.window_days)
     return {
         "universe": uni.name,
         "sector": match.key,
