@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from features.errors import RequestError, SectorHeatmapError
 from serving import request_timer
-from serving.auth import ApiKeyMiddleware, check_api_key
+from serving.auth import ApiKeyMiddleware
 from serving.cache import ResponseCache
 from serving.config import ServingConfig
 from serving.engine import HeatmapEngine, json_bytes
@@ -183,11 +183,6 @@ class SectorHeatmap:
         """Ready once at least one universe is served (__init__ fails otherwise); the ones that could not be
         loaded are in status() and requests for them get a 503 naming why."""
         return bool(self.state.universes)
-
-    @bentoml.on_startup
-    def _refuse_unusable_api_key(self) -> None:
-        """Start-up fails (ConfigError naming SECTOR_HEATMAP_API_KEY) for a key no client could ever send."""
-        check_api_key(self.settings.api_key)
 
     @bentoml.on_startup
     async def _start_refresh(self) -> None:
