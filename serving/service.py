@@ -213,6 +213,9 @@ class SectorHeatmap:
         from serving.render import heatmap_html, heatmap_png
 
         body, _, key = await self.heatmap_body(raw)
+        page = self.cache.get((kind, *key))
+        if page is not None:  # a cached page: its rotation graph and matrix are not looked up (and parsed) again
+            return page, True
         if kind == "html":  # the dashboard: the heatmap, the rotation graph and the matrix of the same day
             rotation, matrix = await dashboard_parts(raw)
             served = [u.dataset.universe.name for u in self.state.universes.values()]  # (requests accept these)
