@@ -35,18 +35,23 @@ def _write(args, text: str | bytes) -> int:
     return 0
 
 
+def _print_warnings(resp: dict, console) -> None:
+    """The demo-data banner and the survivorship note above a terminal answer (a sector, the rotation)."""
+    from serving.render import print_survivorship
+
+    if resp["is_demo"]:
+        console.print(f"[bold white on red] DEMO DATA: a synthetic market, not real prices ({resp['data_source']}) [/]")
+    print_survivorship(resp, console)
+
+
 def print_sector(d: dict, console=None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from serving.render import print_survivorship
-
     console = console or Console(width=150)
     s = d["sector"]
-    if d["is_demo"]:
-        console.print(f"[bold white on red] DEMO DATA: a synthetic market, not real prices ({d['data_source']}) [/]")
-    print_survivorship(d, console)
+    _print_warnings(d, console)
     who = s["name"] if s["name"] == s["ticker"] else f"{s['name']} ({s['ticker']})"
     console.print(
         f"[bold]{who}[/] in {d['universe']}, as of {d['as_of']}, {d['timeframe']}: "
@@ -87,12 +92,8 @@ def print_rotation(rot: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.render import print_survivorship
-
     console = console or Console(width=150)
-    if rot["is_demo"]:
-        console.print(f"[bold white on red] DEMO DATA: a synthetic market, not real prices ({rot['data_source']}) [/]")
-    print_survivorship(rot, console)
+    _print_warnings(rot, console)
     t = Table(
         box=box.SIMPLE_HEAD,
         title=f"Relative rotation: {rot['universe']} vs {rot['benchmark']}, as of {rot['as_of']}",

@@ -23,6 +23,10 @@ TINT_HELP = "bull / bear by the sign of the displayed spread, neutral below the 
 # `X | None`; OpenAPI 3.0's `nullable` survives. Needed on the top-level nullable fields of the models used
 # as output specs; nested models are referenced as components, which keep their anyOf.
 NULLABLE: dict = {"nullable": True}  # as json_schema_extra
+SURVIVORSHIP_HELP = (
+    "present when the universe holds today's members only: results over history carry "
+    "survivorship bias (members that left it are missing)"
+)
 
 
 class StrictBody(BaseModel):
@@ -363,8 +367,7 @@ class HeatmapResponse(StrictBody):
     )
     survivorship_note: str | None = Field(
         None,
-        description="present when the universe holds today's members only: results over history carry "
-        "survivorship bias (members that left it are missing)",
+        description=SURVIVORSHIP_HELP,
         json_schema_extra=NULLABLE,
     )
 
@@ -413,8 +416,7 @@ class Matrix(StrictBody):
     note: str = Field(description="disclaimer: descriptive, not predictive")
     survivorship_note: str | None = Field(
         None,
-        description="present when the universe holds today's members only: results over history carry "
-        "survivorship bias (members that left it are missing)",
+        description=SURVIVORSHIP_HELP,
         json_schema_extra=NULLABLE,
     )
 
@@ -595,8 +597,7 @@ class SectorResponse(StrictBody):
     bottom_contributors: list[str] = Field(description="tickers taking most from it, most negative first")
     survivorship_note: str | None = Field(
         None,
-        description="present when the universe holds today's members only: results over history carry "
-        "survivorship bias (members that left it are missing)",
+        description=SURVIVORSHIP_HELP,
         json_schema_extra=NULLABLE,
     )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,18 @@ def members_server(tmp_path_factory):
         yield server
 
 
+@contextmanager
+def opened(browser, url: str, width: int, height: int) -> Iterator:  # noqa: F811
+    """A new page of the given viewport at `url` (checked: 200 OK), closed afterwards."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        resp = page.goto(url, timeout=TIMEOUT_MS)
+        assert resp is not None and resp.status == 200
+        yield page
+    finally:
+        page.close()
+
+
 def screenshot(page, path: Path) -> None:
     """Save a full-page screenshot and check it is a real picture: a PNG with many colours, mostly not blank."""
     from PIL import Image
@@ -47,10 +61,7 @@ def screenshot(page, path: Path) -> None:
 
 
 def test_dashboard_controls_and_links(browser, live_server, shots):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    try:
-        resp = page.goto(f"{live_server.url}/ui/heatmap?timeframe=1M", timeout=TIMEOUT_MS)
-        assert resp is not None and resp.status == 200
+    with opened(browser, f"{live_server.url}/ui/heatmap?timeframe=1M", 1500, 1000) as page:
         assert page.locator("tr.sector-row").count() == 11
         assert page.locator("#rotation-graph g.tail").count() == 11
         for label in ("Leading", "Weakening", "Lagging", "Improving"):
@@ -94,15 +105,10 @@ def test_dashboard_controls_and_links(browser, live_server, shots):  # noqa: F81
         page.wait_for_load_state()
         assert "/ui/rotation" in page.url and page.locator("#rotation-graph g.tail").count() == 11
         screenshot(page, shots / "rotation.png")
-    finally:
-        page.close()
 
 
 def test_sector_drilldown_with_members(browser, members_server, shots):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
-    try:
-        resp = page.goto(f"{members_server.url}/ui/heatmap?metrics=performance,breadth", timeout=TIMEOUT_MS)
-        assert resp is not None and resp.status == 200
+    with opened(browser, f"{members_server.url}/ui/heatmap?metrics=performance,breadth", 1300, 900) as page:
         assert page.locator("tr.sector-row").count() == 4
         assert page.input_value("#control-universe") == "demo-4x12"  # the served universe, selected
         heads = page.locator("th.col-descriptive").all_inner_texts()
@@ -114,5 +120,3 @@ def test_sector_drilldown_with_members(browser, members_server, shots):  # noqa:
         assert page.locator("#breadth").is_visible()
         assert len((page.locator("#top-contributors").inner_text()).split(", ")) == 5
         screenshot(page, shots / "sector_members.png")
-    finally:
-        page.close()

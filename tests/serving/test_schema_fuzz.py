@@ -55,6 +55,17 @@ SKIPPED = {"/reload"}
 BODY_CAP = 64 * 1024  # ServingConfig.max_body_bytes, the default the live server runs with
 
 
+def reproducible(max_examples: int) -> settings:
+    """Hypothesis settings of every fuzz test here: the same cases in CI (derandomized, no example database)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def gates(ctx, response, case) -> None:
     """The hardening gates as a schemathesis check (speed, echo, leaks, error shape)."""
     sent = sent_strings(case.body if isinstance(case.body, dict | list | str) else None, case.query, case.headers)
@@ -138,13 +149,7 @@ def test_no_server_errors(api_schema, live_server, mode, quiet_log):
     for op in fuzzed:
 
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,  # the same cases in CI
-            suppress_health_check=list(HealthCheck),
-        )
+        @reproducible(MAX_EXAMPLES)
         def run(case):
             response = case.call(base_url=live_server.url, timeout=REQUEST_TIMEOUT_S)
             calls.append((op.path, response.status_code))  # noqa: B023 - run() is called in this iteration
@@ -276,13 +281,7 @@ def test_hostile_requests(live_server, quiet_log):
     with httpx.Client(base_url=live_server.url, timeout=REQUEST_TIMEOUT_S) as http:
 
         @given(request=hostile_requests())
-        @settings(
-            max_examples=HOSTILE_EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,  # the same cases in CI
-            suppress_health_check=list(HealthCheck),
-        )
+        @reproducible(HOSTILE_EXAMPLES)
         def run(request):
             method, path, headers, content, sent = request
             t0 = time.perf_counter()
