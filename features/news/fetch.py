@@ -154,11 +154,11 @@ NEWS_DEADLINE_S = 10.0  # per ticker
 def yfinance_news(ticker: str) -> list[dict]:
     """The real call, bounded by a deadline (yfinance can hang on a network that never answers).
     Never called by the tests."""
-    from features.sources.yahoo import _with_deadline
+    from features.sources.yahoo import with_deadline
 
     def call() -> list[dict]:
         import yfinance as yf  # lazy: slow to import
 
         return list(yf.Ticker(ticker).news or [])
 
-    return _with_deadline(call, NEWS_DEADLINE_S)
+    return with_deadline(call, NEWS_DEADLINE_S)

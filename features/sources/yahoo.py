@@ -125,7 +125,7 @@ def load_yfinance(
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    download = downloader or _yf_download
+    download = downloader or yf_download
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     now = now.tz_localize("UTC") if now.tz is None else now
     complete = last_complete_session(calendar, now)
@@ -229,7 +229,7 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> tuple[dict
             t: "empty frame returned (offline, rate-limited or unknown ticker)" + _said(frame, t) for t in tickers
         }
     for ticker in tickers:
-        sub = _columns_of(frame, ticker, single=len(tickers) == 1)
+        sub = columns_of(frame, ticker, single=len(tickers) == 1)
         if sub is None:
             failed[ticker] = "not in the frame returned" + _said(frame, ticker)
             continue
@@ -261,7 +261,8 @@ def _said(frame: pd.DataFrame | None, ticker: str) -> str:
     return f"{SAID}{text[:REASON_CHARS]}{'...' if len(text) > REASON_CHARS else ''}"
 
 
-def _columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame | None:
+def columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame | None:
+    """`ticker`'s lower-cased columns from a yf.download frame (either index shape), or None."""
     cols = frame.columns
     if not isinstance(cols, pd.MultiIndex):
         return frame.rename(columns=lambda c: str(c).lower()) if single else None
@@ -354,7 +355,7 @@ _TZ_CACHE_DIRS: set[str] = set()
 _LOCK = threading.Lock()
 
 
-def _yf_download(
+def yf_download(
     tickers: list[str], start: str, end: str | None, timeout: float, cache_dir: Path, interval: str = "1d"
 ) -> pd.DataFrame:
     """The real call; runs inside the deadline thread. Never called by the tests. `interval`: 1d, or an
@@ -427,7 +428,7 @@ class _Deadline:
 _HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnostics and tests only)
 
 
-def _with_deadline(fn: Callable[[], object], seconds: float):
+def with_deadline(fn: Callable[[], object], seconds: float):
     """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
 
     A daemon thread that nobody joins, not an executor: executor workers are joined at
