@@ -29,6 +29,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,8 @@ def load_yfinance(
         for i in range(0, len(group), max(batch, 1))
     ]
     deadline = _Deadline(deadline_s)
-    for (_, group), outcome in zip(batches, _run_batches(download, batches, deadline, cache_dir, parallel)):
+    jobs = [partial(_download_group, download, group, since, deadline, cache_dir) for since, group in batches]
+    for (_, group), outcome in zip(batches, _run_jobs(jobs, deadline, parallel)):
         if outcome is None:
             fetch.failed.update(
                 {t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group}
@@ -431,36 +433,21 @@ _HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnos
 def with_deadline(fn: Callable[[], object], seconds: float):
     """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
 
-    A daemon thread that nobody joins, not an executor: executor workers are joined at
-    interpreter exit, which would turn a hung download back into a hung command. An earlier
-    download still hanging does not stop this one: each call is bounded by its own deadline
-    (yf.download keeps its state per call), so a later refresh always gets its attempt.
+    An earlier download still hanging does not stop this one: each call is bounded by its own
+    deadline (yf.download keeps its state per call), so a later refresh always gets its attempt.
     """
-    _HUNG[:] = [t for t in _HUNG if t.is_alive()]
-    box: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=run, name="yfinance-download", daemon=True)
-    worker.start()
-    if not done.wait(max(seconds, 0.0)):
-        _HUNG.append(worker)
-        raise DownloadTimeout(f"no answer within {seconds:.3g} s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]
+    deadline = _Deadline(seconds)
+    (outcome,) = _run_jobs([fn], deadline, 1)
+    if outcome is None:  # no time left to start it
+        raise DownloadTimeout(f"no answer within {deadline.seconds:.3g} s")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
-def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Deadline, cache_dir, parallel: int):
-    """Each batch's frame, exception, DownloadTimeout (still running at the deadline) or None (never
-    started), in batch order. Up to `parallel` daemon threads take batches in order and stop taking
+def _run_jobs(jobs: list[Callable[[], object]], deadline: _Deadline, parallel: int) -> list[object]:
+    """Each job's result, exception, DownloadTimeout (still running at the deadline) or None (never
+    started), in job order. Up to `parallel` daemon threads take jobs in order and stop taking
     new ones once the deadline has passed; whatever still runs then is abandoned (a daemon
     thread nobody joins), so a download that never returns never holds the process open either.
 
@@ -468,7 +455,7 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
     would turn a hung download back into a hung command.
     """
     _HUNG[:] = [t for t in _HUNG if t.is_alive()]
-    outcomes: list[object] = [None] * len(batches)
+    outcomes: list[object] = [None] * len(jobs)
     state = {"next": 0, "done": 0}
     lock, finished = threading.Lock(), threading.Event()
     running: dict[int, threading.Thread] = {}
@@ -476,7 +463,7 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
     def take() -> int | None:
         with lock:
             i = state["next"]
-            if i >= len(batches) or deadline.left() <= 0:
+            if i >= len(jobs) or deadline.left() <= 0:
                 return None
             state["next"] = i + 1
             running[i] = threading.current_thread()
@@ -484,9 +471,8 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
 
     def work() -> None:
         while (i := take()) is not None:
-            since, group = batches[i]
             try:
-                value: object = _download_group(download, group, since, deadline, cache_dir)
+                value: object = jobs[i]()
             except BaseException as exc:
                 value = exc
             with lock:
@@ -494,12 +480,12 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
                 running.pop(i, None)
                 state["done"] += 1
         with lock:
-            if not running and (state["next"] >= len(batches) or deadline.left() <= 0):
+            if not running and (state["next"] >= len(jobs) or deadline.left() <= 0):
                 finished.set()
 
     threads = [
         threading.Thread(target=work, name=f"yfinance-download-{k}", daemon=True)
-        for k in range(min(max(parallel, 1), len(batches)))
+        for k in range(min(max(parallel, 1), len(jobs)))
     ]
     if not threads:
         return outcomes
@@ -510,7 +496,7 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
         for i, thread in running.items():  # still running at the deadline: abandoned
             outcomes[i] = DownloadTimeout(f"no answer within {deadline.seconds:.3g} s")
             _HUNG.append(thread)
-        state["next"] = len(batches)  # nothing more is started
+        state["next"] = len(jobs)  # nothing more is started
         return list(outcomes)
 
 
