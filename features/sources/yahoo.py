@@ -456,7 +456,7 @@ def _run_jobs(jobs: list[Callable[[], object]], deadline: _Deadline, parallel: i
     """
     _HUNG[:] = [t for t in _HUNG if t.is_alive()]
     outcomes: list[object] = [None] * len(jobs)
-    state = {"next": 0, "done": 0}
+    state = {"next": 0}
     lock, finished = threading.Lock(), threading.Event()
     running: dict[int, threading.Thread] = {}
 
@@ -478,7 +478,6 @@ def _run_jobs(jobs: list[Callable[[], object]], deadline: _Deadline, parallel: i
             with lock:
                 outcomes[i] = value
                 running.pop(i, None)
-                state["done"] += 1
         with lock:
             if not running and (state["next"] >= len(jobs) or deadline.left() <= 0):
                 finished.set()
