@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from features.calendar import utc
 from features.universe import Universe
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,7 @@ def _when(value) -> pd.Timestamp | None:
         if isinstance(value, int | float):
             ts = pd.Timestamp(int(value), unit="s", tz="UTC")
         else:
-            ts = pd.Timestamp(str(value))
-            ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+            ts = utc(str(value))
     except (ValueError, TypeError, OverflowError):
         return None
     return ts

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import VALUE_COLUMNS
-from features.calendar import _calendar
+from features.calendar import _calendar, utc
 from features.sources import yahoo
 
 # (tickers, start day, timeout_s, interval, cache_dir) -> the frame yf.download returns
@@ -69,8 +69,7 @@ def load_intraday(
     download that fails or times out, lands in `failed` (the caller shows completed sessions then).
     """
     cal = _calendar(calendar)
-    now = pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    now = utc(now)
     if not cal.is_trading_minute(now):
         return None
     session = cal.minute_to_session(now, direction="previous").tz_localize(None)

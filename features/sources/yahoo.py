@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import PRICE_COLUMNS, VALUE_COLUMNS
-from features.calendar import last_complete_session
+from features.calendar import last_complete_session, utc
 from features.findings import Finding, ValidationReport
 
 CACHE_ENV = "SECTOR_HEATMAP_CACHE"
@@ -127,8 +127,7 @@ def load_yfinance(
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     download = downloader or yf_download
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tz is None else now
+    now = pd.Timestamp.now(tz="UTC") if now is None else utc(now)
     complete = last_complete_session(calendar, now)
     fetch = read_cache(tickers, cache_dir)
     fetch.failed.clear()
