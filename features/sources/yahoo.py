@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -444,7 +444,7 @@ def with_deadline(fn: Callable[[], object], seconds: float):
     return outcome
 
 
-def _run_jobs(jobs: list[Callable[[], object]], deadline: _Deadline, parallel: int) -> list[object]:
+def _run_jobs(jobs: Sequence[Callable[[], object]], deadline: _Deadline, parallel: int) -> list[object]:
     """Each job's result, exception, DownloadTimeout (still running at the deadline) or None (never
     started), in job order. Up to `parallel` daemon threads take jobs in order and stop taking
     new ones once the deadline has passed; whatever still runs then is abandoned (a daemon
