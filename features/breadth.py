@@ -26,6 +26,7 @@ from features.dataset import MarketDataset
 from features.errors import DataError, RequestError
 from features.momentum import relative_total_return
 from features.sectors import SectorPanels
+from features.stock import pct
 
 NET_HIGHS = "breadth_net_highs_52w"
 TOP_N = 5  # concentration: weight of the top 5 members; contributors: top and bottom 5
@@ -150,11 +151,6 @@ def _ret(series: pd.Series, pos: int, window: int) -> float:
     return b / a - 1.0 if a > 0 and np.isfinite(a) and np.isfinite(b) else float("nan")
 
 
-def _pp(x) -> float | None:
-    x = float(x)
-    return round(100.0 * x, 2) if np.isfinite(x) else None
-
-
 def _share_or_none(x) -> float | None:
     x = float(x)
     return round(x, 4) if np.isfinite(x) else None
@@ -192,9 +188,9 @@ def sector_drilldown(ds: MarketDataset, sector: str, timeframe: str, as_of=None)
             "ticker": key,
             "cohort": ds.universe.cohort_of(key),
             "listed": bool(np.isfinite(p.close[key].iloc[pos])),
-            "return_pct": _pp(sector_ret),
-            "benchmark_return_pct": _pp(bench_ret),
-            "rel_return_pp": _pp(relative_total_return(p.close[[key]], bench, window)[key].iloc[pos]),
+            "return_pct": pct(sector_ret),
+            "benchmark_return_pct": pct(bench_ret),
+            "rel_return_pp": pct(relative_total_return(p.close[[key]], bench, window)[key].iloc[pos]),
             "above_sma": {w: (None if v is None else bool(v)) for w, v in trend.items()},
         },
         "members_loaded": p.member_closes is not None,
@@ -261,10 +257,10 @@ def _member_figures(ds: MarketDataset, key: str, pos: int, timeframe: str, secto
             {
                 "ticker": t,
                 "weight": _share_or_none(w_now[i]) if live_now[i] else None,
-                "return_pct": _pp(ret[i]),
-                "vs_sector_pp": _pp(ret[i] - sector_ret),
-                "vs_benchmark_pp": _pp(ret[i] - bench_ret),
-                "contribution_pp": _pp(contrib[i]),
+                "return_pct": pct(ret[i]),
+                "vs_sector_pp": pct(ret[i] - sector_ret),
+                "vs_benchmark_pp": pct(ret[i] - bench_ret),
+                "contribution_pp": pct(contrib[i]),
                 "above_sma": {str(w): bool(c[-1][i]) if e[-1][i] else None for w, (c, e) in above.items()},
                 "new_high_52w": bool(hi_lo[i] > 0),
                 "new_low_52w": bool(hi_lo[i] < 0),
@@ -281,7 +277,7 @@ def _member_figures(ds: MarketDataset, key: str, pos: int, timeframe: str, secto
             "priced_members": int(live_now.sum()),
         },
         "contribution_rule": CONTRIBUTION_RULE,
-        "contribution_sum_pp": _pp(np.nansum(contrib)) if both.any() else None,
+        "contribution_sum_pp": pct(np.nansum(contrib)) if both.any() else None,
         "members": members,
         "top_contributors": [r["ticker"] for r in ranked[:TOP_N]],
         "bottom_contributors": [r["ticker"] for r in ranked[::-1][:TOP_N]],

@@ -11,6 +11,12 @@ from features.errors import ConfigError
 _FIRST = "1990-01-01"
 
 
+def utc(ts) -> pd.Timestamp:
+    """`ts` as a UTC timestamp (a naive one is taken to be UTC already)."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+
+
 @functools.lru_cache(maxsize=8)
 def _calendar(name: str):
     import exchange_calendars as xcals  # deferred: ~0.5 s to import

@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError, SourceError
-from features.members import MemberBlock, Partials, aggregate_in_process, finish, member_blocks
+from features.members import (
+    MemberBlock,
+    Partials,
+    aggregate_in_process,
+    finish,
+    member_blocks,
+    member_partials,
+    reduce_partials,
+)
 from features.universe import Universe
 
 LOCAL = "local"
@@ -46,8 +54,6 @@ def aggregate_members(
 
 def aggregate_on_cluster(client, blocks: Iterable[MemberBlock]) -> Partials:
     """Map each partition on a worker, reduce in partition order on a worker, bring back the sums."""
-    from features.members import member_partials, reduce_partials
-
     parts = []
     for block in blocks:  # scattered one at a time: the client never holds every partition's arrays twice
         [data] = client.scatter([block], hash=False)

@@ -17,7 +17,8 @@ TREND_WINDOWS = (50, 200)
 STANDING_WINDOW = "3M"
 
 
-def _pct(x) -> float | None:
+def pct(x) -> float | None:
+    """A fraction in percent, 2 decimals (None when not finite): how the JSON answers show returns."""
     x = float(x)
     return round(100.0 * x, 2) if np.isfinite(x) else None
 
@@ -62,15 +63,15 @@ def stock_analysis(ds: MarketDataset, ticker: str, as_of=None) -> dict:
     mine = close[ticker]
     bench = ds.panels.benchmark["close"].iloc[: pos + 1]
     windows = {w: ds.config.return_windows[w] for w in STOCK_WINDOWS}
-    rel = {w: _pct(relative_total_return(mine.to_frame(), bench, k).iloc[-1, 0]) for w, k in windows.items()}
-    absolute = {w: _pct(mine.iloc[-1] / mine.iloc[-1 - k] - 1.0) if len(mine) > k else None for w, k in windows.items()}
+    rel = {w: pct(relative_total_return(mine.to_frame(), bench, k).iloc[-1, 0]) for w, k in windows.items()}
+    absolute = {w: pct(mine.iloc[-1] / mine.iloc[-1 - k] - 1.0) if len(mine) > k else None for w, k in windows.items()}
     r = np.log(mine).diff()
     annual = np.sqrt(ds.config.sessions_per_year)
     vol = {
-        f"{w}d": _pct(r.iloc[-w:].std() * annual) if r.iloc[-w:].notna().sum() > w // 2 else None for w in VOL_WINDOWS
+        f"{w}d": pct(r.iloc[-w:].std() * annual) if r.iloc[-w:].notna().sum() > w // 2 else None for w in VOL_WINDOWS
     }
     trend = {
-        f"sma{w}": _pct(mine.iloc[-1] / mine.iloc[-w:].mean() - 1.0) if mine.iloc[-w:].notna().all() else None
+        f"sma{w}": pct(mine.iloc[-1] / mine.iloc[-w:].mean() - 1.0) if mine.iloc[-w:].notna().all() else None
         for w in TREND_WINDOWS
     }
     out = {
@@ -113,5 +114,5 @@ def _standing(ds, kind, sector, ticker, close, bench, pos, k) -> dict | None:
         "rank": rank,
         "of": int(len(peers)),
         "among": among,
-        "vs_sector_pp": _pct(vs_sector),
+        "vs_sector_pp": pct(vs_sector),
     }

@@ -1,6 +1,8 @@
 """Rebuild features/news/sentiment_model.npz, the shipped headline sentiment scorer.
 
-    python scripts/build_sentiment_model.py [--data ../shared/data/sentiment] [--out features/news/sentiment_model.npz]
+    python scripts/build_sentiment_model.py --data TWEETS_DIR [--out features/news/sentiment_model.npz]
+
+TWEETS_DIR is the labelled tweets folder (tweets_train.csv, tweets_valid.csv).
 
 Learned part: multinomial logistic regression over unigram+bigram presence (features/news/text.py)
 fitted on the finance tweets of the "Twitter Financial News Sentiment" set (zeroshot, MIT licence),
@@ -124,7 +126,9 @@ def build(data: Path, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sentiment")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="the labelled tweets folder (tweets_train.csv, tweets_valid.csv)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "features" / "news" / "sentiment_model.npz")
     args = parser.parse_args(argv)
     print(build(args.data, args.out))

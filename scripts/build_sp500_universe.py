@@ -1,7 +1,7 @@
 """Build the shipped `sp500` universe (features/universes/sp500.csv + sp500.yaml) from the public
 S&P 500 constituents list (datasets/s-and-p-500-companies, ODC-PDDL), e.g.
 
-    python scripts/build_sp500_universe.py ../shared/data/universes/sp500_constituents.csv
+    python scripts/build_sp500_universe.py CONSTITUENTS_CSV
 
 Run by a person when the membership changes; the product reads only the files written here, never
 the source list. Symbols are written as Yahoo spells them (BRK.B -> BRK-B). The list holds

@@ -35,7 +35,7 @@ from features.news.fetch import NewsFetcher
 from features.sources import yahoo
 from features.sources.data_source import DataSource
 from features.sources.intraday import IntradayBars, IntradayDownloader, load_intraday
-from features.sources.market import _validated, fetch_dir, required_tickers
+from features.sources.market import fetch_dir, required_tickers, validated
 from features.universe import Universe, load_universe
 from serving.intraday import IntradayView
 from serving.refresh import market_phase
@@ -128,7 +128,7 @@ def build_live_state(
     for cal in dict.fromkeys(u.calendar for u in universes.values()):
         mine = [u for u in universes.values() if u.calendar == cal]
         calls: list[int] = []
-        daily = market.daily or yahoo._yf_download
+        daily = market.daily or yahoo.yf_download
 
         def counted(*args, _daily=daily, _calls=calls):
             _calls.append(1)
@@ -248,7 +248,7 @@ def _dataset(uni: Universe, fetch: yahoo.YahooFetch, tickers: list[str], setting
     )
     fresh = any(t not in fetch.failed for t in required_tickers(uni))
     source = DataSource("yfinance") if fresh else DataSource("cache", location=fetch_dir(None))
-    market = _validated(sub, uni, source, None, settings.feature_cfg.validation)
+    market = validated(sub, uni, source, None, settings.feature_cfg.validation)
     ds = MarketDataset.from_market(market, uni, settings.feature_cfg)
     check_serving_columns(settings.cfg, ds)
     _ = ds.features  # built here, on the loader thread, never by the first request

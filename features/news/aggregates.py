@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import utc
 from features.news.config import NewsConfig
 from features.news.store import HeadlineStore, StoredHeadline, store_path
 
@@ -25,11 +26,6 @@ class SectorNews:
     top: tuple[StoredHeadline, ...] = field(default_factory=tuple)
 
 
-def _utc(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-
-
 def recency_weighted(items: list[StoredHeadline], as_of: pd.Timestamp, half_life_days: float) -> float | None:
     if not items:
         return None
@@ -38,7 +34,7 @@ def recency_weighted(items: list[StoredHeadline], as_of: pd.Timestamp, half_life
 
 
 def sector_news(store: HeadlineStore, universe: str, sector: str, as_of, cfg: NewsConfig) -> SectorNews:
-    as_of = _utc(as_of)
+    as_of = utc(as_of)
     window = store.headlines(universe, sector, as_of - pd.Timedelta(days=cfg.window_days), as_of)
     attention_start = as_of - pd.Timedelta(days=cfg.attention_days)
     recent = [h for h in window if h.published > attention_start]
@@ -75,7 +71,7 @@ def universe_news(
 
 def record_daily(store: HeadlineStore, universe: str, news: dict[str, SectorNews], as_of) -> None:
     """Keep today's aggregates (as seen at as_of) for training once enough history exists."""
-    as_of = _utc(as_of)
+    as_of = utc(as_of)
     day = as_of.strftime("%Y-%m-%d")
     store.record_daily(universe, [(s, day, as_of, n.headlines, n.sentiment, n.volume) for s, n in news.items()])
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from features.calendar import utc
 from features.universe import Universe
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,7 @@ def _when(value) -> pd.Timestamp | None:
         if isinstance(value, int | float):
             ts = pd.Timestamp(int(value), unit="s", tz="UTC")
         else:
-            ts = pd.Timestamp(str(value))
-            ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+            ts = utc(str(value))
     except (ValueError, TypeError, OverflowError):
         return None
     return ts
@@ -154,11 +154,11 @@ NEWS_DEADLINE_S = 10.0  # per ticker
 def yfinance_news(ticker: str) -> list[dict]:
     """The real call, bounded by a deadline (yfinance can hang on a network that never answers).
     Never called by the tests."""
-    from features.sources.yahoo import _with_deadline
+    from features.sources.yahoo import with_deadline
 
     def call() -> list[dict]:
         import yfinance as yf  # lazy: slow to import
 
         return list(yf.Ticker(ticker).news or [])
 
-    return _with_deadline(call, NEWS_DEADLINE_S)
+    return with_deadline(call, NEWS_DEADLINE_S)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import utc
 from features.news.fetch import NewsItem
 from features.news.scorer import Sentiment
 
@@ -43,8 +44,7 @@ def store_path(cache_dir: Path) -> Path:
 
 
 def _epoch(ts: pd.Timestamp) -> int:
-    ts = pd.Timestamp(ts)
-    return int((ts.tz_localize("UTC") if ts.tz is None else ts).timestamp())
+    return int(utc(ts).timestamp())
 
 
 @dataclass(frozen=True)

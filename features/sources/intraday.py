@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.bars import VALUE_COLUMNS
-from features.calendar import _calendar
+from features.calendar import _calendar, utc
 from features.sources import yahoo
 
 # (tickers, start day, timeout_s, interval, cache_dir) -> the frame yf.download returns
@@ -50,7 +50,7 @@ class IntradayBars:
 
 
 def _real_download(tickers: list[str], start: str, timeout: float, interval: str, cache_dir: Path) -> pd.DataFrame:
-    return yahoo._yf_download(tickers, start, None, timeout, cache_dir, interval=interval)
+    return yahoo.yf_download(tickers, start, None, timeout, cache_dir, interval=interval)
 
 
 def load_intraday(
@@ -69,8 +69,7 @@ def load_intraday(
     download that fails or times out, lands in `failed` (the caller shows completed sessions then).
     """
     cal = _calendar(calendar)
-    now = pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    now = utc(now)
     if not cal.is_trading_minute(now):
         return None
     session = cal.minute_to_session(now, direction="previous").tz_localize(None)
@@ -83,7 +82,7 @@ def load_intraday(
         download, names, session.strftime("%Y-%m-%d"), min(yahoo.REQUEST_TIMEOUT_S, deadline_s), interval, cache_dir
     )
     try:
-        frame = yahoo._with_deadline(call, deadline_s)
+        frame = yahoo.with_deadline(call, deadline_s)
     except yahoo.DownloadTimeout:
         return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, "timed out"), asked_at=now)
     except Exception as exc:  # yfinance raises little; whatever it is, today's move is simply not shown
@@ -91,7 +90,7 @@ def load_intraday(
         return IntradayBars(session, empty, interval=interval, failed=dict.fromkeys(names, why), asked_at=now)
     rows, last, failed = [], {}, {}
     for ticker in names:
-        sub = None if frame is None or frame.empty else yahoo._columns_of(frame, ticker, single=len(names) == 1)
+        sub = None if frame is None or frame.empty else yahoo.columns_of(frame, ticker, single=len(names) == 1)
         bar = None if sub is None else _partial_bar(sub, cal.tz, opens, min(now, closes))
         if bar is None:
             failed[ticker] = "no intraday bar in today's session"

@@ -117,16 +117,17 @@ def _from_yfinance(universe: Universe, cache_dir, budget: tuple, end, validation
         )
     fresh = [t for t in required_tickers(universe) if t not in fetch.failed]
     used = DataSource("yfinance") if fresh else DataSource("cache", location=fetch_dir(cache_dir))
-    return _validated(fetch, universe, used, end, validation)
+    return validated(fetch, universe, used, end, validation)
 
 
 def fetch_dir(cache_dir) -> Path:
     return Path(cache_dir) if cache_dir is not None else yahoo.default_cache_dir()
 
 
-def _validated(
+def validated(
     fetch: yahoo.YahooFetch, universe: Universe, source: DataSource, end, validation: ValidationConfig
 ) -> MarketData:
+    """The fetched bars validated for `universe`, with what was repaired or refused (also used by serving/live.py)."""
     from features.validation import validate
 
     bars, checked = validate(
@@ -156,7 +157,7 @@ def _auto(universe: Universe, cache_dir, budget: tuple, end, validation: Validat
     cached = yahoo.read_cache(universe.tickers(), cache_dir)
     lacking = [t for t in required if t not in cached.raw]
     if not lacking:
-        market = _validated(cached, universe, DataSource("cache", location=cache_dir), end, validation)
+        market = validated(cached, universe, DataSource("cache", location=cache_dir), end, validation)
         through = market.data_through
         day = through.date() if through is not None else "n/a"
         market.notes.insert(0, f"{why}: using the cache ({cache_dir.name}) from {day}")

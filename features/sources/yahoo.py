@@ -27,15 +27,16 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.bars import PRICE_COLUMNS, VALUE_COLUMNS
-from features.calendar import last_complete_session
+from features.calendar import last_complete_session, utc
 from features.findings import Finding, ValidationReport
 
 CACHE_ENV = "SECTOR_HEATMAP_CACHE"
@@ -125,9 +126,8 @@ def load_yfinance(
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    download = downloader or _yf_download
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tz is None else now
+    download = downloader or yf_download
+    now = pd.Timestamp.now(tz="UTC") if now is None else utc(now)
     complete = last_complete_session(calendar, now)
     fetch = read_cache(tickers, cache_dir)
     fetch.failed.clear()
@@ -147,7 +147,8 @@ def load_yfinance(
         for i in range(0, len(group), max(batch, 1))
     ]
     deadline = _Deadline(deadline_s)
-    for (_, group), outcome in zip(batches, _run_batches(download, batches, deadline, cache_dir, parallel)):
+    jobs = [partial(_download_group, download, group, since, deadline, cache_dir) for since, group in batches]
+    for (_, group), outcome in zip(batches, _run_jobs(jobs, deadline, parallel)):
         if outcome is None:
             fetch.failed.update(
                 {t: f"not attempted: the {deadline_s:g} s download deadline was used up" for t in group}
@@ -229,7 +230,7 @@ def split_download(frame: pd.DataFrame | None, tickers: list[str]) -> tuple[dict
             t: "empty frame returned (offline, rate-limited or unknown ticker)" + _said(frame, t) for t in tickers
         }
     for ticker in tickers:
-        sub = _columns_of(frame, ticker, single=len(tickers) == 1)
+        sub = columns_of(frame, ticker, single=len(tickers) == 1)
         if sub is None:
             failed[ticker] = "not in the frame returned" + _said(frame, ticker)
             continue
@@ -261,7 +262,8 @@ def _said(frame: pd.DataFrame | None, ticker: str) -> str:
     return f"{SAID}{text[:REASON_CHARS]}{'...' if len(text) > REASON_CHARS else ''}"
 
 
-def _columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame | None:
+def columns_of(frame: pd.DataFrame, ticker: str, single: bool) -> pd.DataFrame | None:
+    """`ticker`'s lower-cased columns from a yf.download frame (either index shape), or None."""
     cols = frame.columns
     if not isinstance(cols, pd.MultiIndex):
         return frame.rename(columns=lambda c: str(c).lower()) if single else None
@@ -354,7 +356,7 @@ _TZ_CACHE_DIRS: set[str] = set()
 _LOCK = threading.Lock()
 
 
-def _yf_download(
+def yf_download(
     tickers: list[str], start: str, end: str | None, timeout: float, cache_dir: Path, interval: str = "1d"
 ) -> pd.DataFrame:
     """The real call; runs inside the deadline thread. Never called by the tests. `interval`: 1d, or an
@@ -427,39 +429,24 @@ class _Deadline:
 _HUNG: list[threading.Thread] = []  # abandoned downloads still running (diagnostics and tests only)
 
 
-def _with_deadline(fn: Callable[[], object], seconds: float):
+def with_deadline(fn: Callable[[], object], seconds: float):
     """Run fn in a daemon thread and give up after `seconds` (the thread is left to die with us).
 
-    A daemon thread that nobody joins, not an executor: executor workers are joined at
-    interpreter exit, which would turn a hung download back into a hung command. An earlier
-    download still hanging does not stop this one: each call is bounded by its own deadline
-    (yf.download keeps its state per call), so a later refresh always gets its attempt.
+    An earlier download still hanging does not stop this one: each call is bounded by its own
+    deadline (yf.download keeps its state per call), so a later refresh always gets its attempt.
     """
-    _HUNG[:] = [t for t in _HUNG if t.is_alive()]
-    box: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=run, name="yfinance-download", daemon=True)
-    worker.start()
-    if not done.wait(max(seconds, 0.0)):
-        _HUNG.append(worker)
-        raise DownloadTimeout(f"no answer within {seconds:.3g} s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]
+    deadline = _Deadline(seconds)
+    (outcome,) = _run_jobs([fn], deadline, 1)
+    if outcome is None:  # no time left to start it
+        raise DownloadTimeout(f"no answer within {deadline.seconds:.3g} s")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
-def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Deadline, cache_dir, parallel: int):
-    """Each batch's frame, exception, DownloadTimeout (still running at the deadline) or None (never
-    started), in batch order. Up to `parallel` daemon threads take batches in order and stop taking
+def _run_jobs(jobs: Sequence[Callable[[], object]], deadline: _Deadline, parallel: int) -> list[object]:
+    """Each job's result, exception, DownloadTimeout (still running at the deadline) or None (never
+    started), in job order. Up to `parallel` daemon threads take jobs in order and stop taking
     new ones once the deadline has passed; whatever still runs then is abandoned (a daemon
     thread nobody joins), so a download that never returns never holds the process open either.
 
@@ -467,15 +454,15 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
     would turn a hung download back into a hung command.
     """
     _HUNG[:] = [t for t in _HUNG if t.is_alive()]
-    outcomes: list[object] = [None] * len(batches)
-    state = {"next": 0, "done": 0}
+    outcomes: list[object] = [None] * len(jobs)
+    state = {"next": 0}
     lock, finished = threading.Lock(), threading.Event()
     running: dict[int, threading.Thread] = {}
 
     def take() -> int | None:
         with lock:
             i = state["next"]
-            if i >= len(batches) or deadline.left() <= 0:
+            if i >= len(jobs) or deadline.left() <= 0:
                 return None
             state["next"] = i + 1
             running[i] = threading.current_thread()
@@ -483,22 +470,20 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
 
     def work() -> None:
         while (i := take()) is not None:
-            since, group = batches[i]
             try:
-                value: object = _download_group(download, group, since, deadline, cache_dir)
+                value: object = jobs[i]()
             except BaseException as exc:
                 value = exc
             with lock:
                 outcomes[i] = value
                 running.pop(i, None)
-                state["done"] += 1
         with lock:
-            if not running and (state["next"] >= len(batches) or deadline.left() <= 0):
+            if not running and (state["next"] >= len(jobs) or deadline.left() <= 0):
                 finished.set()
 
     threads = [
         threading.Thread(target=work, name=f"yfinance-download-{k}", daemon=True)
-        for k in range(min(max(parallel, 1), len(batches)))
+        for k in range(min(max(parallel, 1), len(jobs)))
     ]
     if not threads:
         return outcomes
@@ -509,7 +494,7 @@ def _run_batches(download, batches: list[tuple[str, list[str]]], deadline: _Dead
         for i, thread in running.items():  # still running at the deadline: abandoned
             outcomes[i] = DownloadTimeout(f"no answer within {deadline.seconds:.3g} s")
             _HUNG.append(thread)
-        state["next"] = len(batches)  # nothing more is started
+        state["next"] = len(jobs)  # nothing more is started
         return list(outcomes)
 
 

@@ -66,14 +66,14 @@ def fake_yahoo(bars: pd.DataFrame, skip=()):
 @pytest.fixture
 def offline(monkeypatch):
     monkeypatch.setattr(yahoo, "probe", lambda deadline_s=3.0: False)
-    monkeypatch.setattr(yahoo, "_yf_download", lambda *a, **k: pytest.fail("no download when offline"))
+    monkeypatch.setattr(yahoo, "yf_download", lambda *a, **k: pytest.fail("no download when offline"))
 
 
 @pytest.fixture
 def online(monkeypatch, small_market):
     monkeypatch.setattr(yahoo, "probe", lambda deadline_s=3.0: True)
     fake = fake_yahoo(small_market)
-    monkeypatch.setattr(yahoo, "_yf_download", fake)
+    monkeypatch.setattr(yahoo, "yf_download", fake)
     return fake
 
 
@@ -157,14 +157,14 @@ def test_yfinance_downloads_validates_and_caches(online, small_market, tmp_path)
 
 
 def test_yfinance_missing_required_ticker_names_it(monkeypatch, small_market, tmp_path):
-    monkeypatch.setattr(yahoo, "_yf_download", fake_yahoo(small_market, skip={"XLK", "SPY"}))
+    monkeypatch.setattr(yahoo, "yf_download", fake_yahoo(small_market, skip={"XLK", "SPY"}))
     with pytest.raises(SourceError, match=r"required ticker\(s\) XLK, SPY") as err:
         load_market("yfinance", UNI, cache_dir=tmp_path)
     assert "empty frame" in str(err.value) or "not in the frame" in str(err.value)
 
 
 def test_yfinance_missing_optional_ticker_is_a_note(monkeypatch, small_market, tmp_path):
-    monkeypatch.setattr(yahoo, "_yf_download", fake_yahoo(small_market, skip={"HG=F"}))
+    monkeypatch.setattr(yahoo, "yf_download", fake_yahoo(small_market, skip={"HG=F"}))
     md = load_market("yfinance", UNI, cache_dir=tmp_path)
     assert md.source.label == "yfinance" and "HG=F" not in set(md.bars["ticker"])
     assert any("HG=F" in n for n in md.notes)
@@ -173,7 +173,7 @@ def test_yfinance_missing_optional_ticker_is_a_note(monkeypatch, small_market, t
 
 def test_yfinance_failure_with_a_cache_uses_the_cache_and_says_so(monkeypatch, small_market, tmp_path):
     write_yf_csvs(small_market, tmp_path, until="2024-05-31")
-    monkeypatch.setattr(yahoo, "_yf_download", fake_yahoo(small_market, skip=set(small_market["ticker"])))
+    monkeypatch.setattr(yahoo, "yf_download", fake_yahoo(small_market, skip=set(small_market["ticker"])))
     md = load_market("yfinance", UNI, cache_dir=tmp_path)
     assert md.source.label == "yfinance-cache"  # nothing required was refreshed
     assert md.data_through == pd.Timestamp("2024-05-31")
@@ -210,7 +210,7 @@ def test_auto_offline_with_a_partial_cache_names_what_is_lacking(offline, small_
 
 def test_auto_online_but_yahoo_empty_and_no_cache_goes_to_the_demo(monkeypatch, tmp_path):
     monkeypatch.setattr(yahoo, "probe", lambda deadline_s=3.0: True)
-    monkeypatch.setattr(yahoo, "_yf_download", lambda *a, **k: pd.DataFrame())  # offline-style empty frames
+    monkeypatch.setattr(yahoo, "yf_download", lambda *a, **k: pd.DataFrame())  # offline-style empty frames
     md = load_market("auto", UNI, cache_dir=tmp_path, end=END)
     assert md.source.synthetic and md.notes[0].startswith("yfinance failed") and "DEMO" in md.notes[0]
 

@@ -6,8 +6,10 @@ from the cache alone."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,8 @@ from features.sources.demo import demo_market
 from features.universe import load_universe
 from serving.cli import main
 
+ROOT = Path(__file__).resolve().parents[2]
+CONSTITUENTS = ROOT.parent / "shared" / "data" / "universes" / "sp500_constituents.csv"
 UNI = load_universe("sp500")
 MEMBERS = [m for s in UNI.sectors for m in s.members]
 FAILING = "BRK-B"  # yfinance returns nothing for it (as for a mistyped or delisted symbol)
@@ -100,6 +104,15 @@ def test_sp500_universe_is_the_shipped_list():
     tech = next(s for s in UNI.sectors if s.name == "Information Technology")
     assert tech.gics == "45" and "AAPL" in tech.members and tech.weights is None  # equal weight
     assert "BRK-B" in MEMBERS and "BRK.B" not in MEMBERS  # written as Yahoo spells it
+
+
+def test_the_build_script_rebuilds_the_shipped_universe(tmp_path):
+    if not CONSTITUENTS.is_file():
+        pytest.skip(f"constituents list not present at {CONSTITUENTS}")
+    script = ROOT / "scripts" / "build_sp500_universe.py"
+    subprocess.run([sys.executable, str(script), str(CONSTITUENTS), "--out", str(tmp_path)], check=True)
+    for name in ("sp500.csv", "sp500.yaml"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "features" / "universes" / name).read_bytes(), name
 
 
 def test_the_yfinance_source_downloads_sp500_in_batches_and_names_what_it_leaves_out(built):

@@ -247,7 +247,7 @@ def test_errors_logged_by_an_abandoned_download_stay_out_of_a_later_message(tmp_
     fake.download = download
     monkeypatch.setitem(sys.modules, "yfinance", fake)
     monkeypatch.setattr(yahoo, "_TZ_CACHE_DIRS", set())
-    frame = yahoo._yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
+    frame = yahoo.yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
     assert frame.attrs[yahoo.ERRORS_ATTR] == ["['XLK']: DNSError('now')"]
 
 
@@ -430,8 +430,8 @@ def test_real_downloader_sets_the_tz_cache_first_and_asks_for_adjusted_prices(tm
     fake.download = lambda tickers, **kw: events.append(("download", tickers, kw)) or pd.DataFrame()
     monkeypatch.setitem(sys.modules, "yfinance", fake)
     monkeypatch.setattr(yahoo, "_TZ_CACHE_DIRS", set())
-    yahoo._yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
-    yahoo._yf_download(["XLF", "XLV"], "2024-01-01", None, 5.0, tmp_path)
+    yahoo.yf_download(["XLK"], "2024-01-01", None, 5.0, tmp_path)
+    yahoo.yf_download(["XLF", "XLV"], "2024-01-01", None, 5.0, tmp_path)
     assert events[0] == ("tz", str(tmp_path / "yfinance"))
     assert [e[0] for e in events] == ["tz", "download", "download"]  # once per cache dir, before any request
     kw = events[1][2]
