@@ -32,7 +32,6 @@ STORE_CORRUPT = "store_corrupt"
 MODEL_ARTIFACTS_MISSING = "model_artifacts_missing"
 REFUSED = "refused"
 MODEL_UNAVAILABLE = "model_unavailable"
-STATUS_CODES = (OK, NO_MODEL_STORE, NO_CHAMPION, STORE_CORRUPT, MODEL_ARTIFACTS_MISSING, REFUSED, MODEL_UNAVAILABLE)
 
 log = logging.getLogger("sector_heatmap.training")
 
