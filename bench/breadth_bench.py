@@ -10,7 +10,6 @@ Writes bench/results/breadth.json. Run: `PYTHONPATH=. .venv/bin/python bench/bre
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -18,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import RESULTS, _peak_mb, _scale_market, run_phase  # (the one bench runner)
+from run import _peak_mb, _scale_market, run_phase, write_results  # (the one bench runner)
 
 REPEATS = 7
 
@@ -88,9 +87,7 @@ def main() -> int:
         "ratio_with_to_without": with_["features_s"] / without["features_s"],
     }
     figures["answers_uncached"] = run_phase(phase_answers)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "breadth.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    write_results("breadth.json", figures)
     return 0
 
 

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests" / "serving"))
 os.environ.setdefault("FAKE_MARKET_FIRST", "1999-01-04")  # before fake_market is imported: decades of history
@@ -34,6 +33,7 @@ import fake_market  # noqa: E402
 import pandas as pd  # noqa: E402
 import serve_bench  # noqa: E402
 from loadgen import LoadResult, build_request, run_load  # noqa: E402
+from run import write_results  # noqa: E402
 from serve_bench import HOST, free_port, get, stop_server  # noqa: E402
 
 from features.calendar import sessions  # noqa: E402
@@ -179,9 +179,7 @@ def main() -> int:
         if "--cpu-only" not in sys.argv:
             figures["served"] = served_p99(work / "b", quick)
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "refresh.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
+    write_results("refresh.json", figures, indent=2)
     return 0
 
 

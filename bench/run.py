@@ -24,6 +24,14 @@ SHARED = ROOT.parent / "shared" / "data" / "us_daily"
 RESULTS = ROOT / "bench" / "results"
 
 
+def write_results(name: str, figures: dict, indent: int = 1) -> None:
+    """Write one bench script's figures to bench/results/<name> and print them (every script ends so)."""
+    text = json.dumps(figures, indent=indent)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(text + "\n")
+    print(text)
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -165,11 +173,9 @@ def main() -> int:
     figures["scale_speedup"] = figures["scale_per_ticker_loop"]["features_s"] / figures["scale_ours"]["features_s"]
     if SHARED.is_dir() and "--no-train" not in sys.argv:
         figures["train_shared"] = train_timing()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(figures, indent=1))
+    write_results("latest.json", figures)
     with open(RESULTS / "history.jsonl", "a") as fh:
         fh.write(json.dumps(figures) + "\n")
-    print(json.dumps(figures, indent=1))
     return 0
 
 

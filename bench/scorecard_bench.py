@@ -11,7 +11,6 @@ and computing the live scorecard. Writes bench/results/scorecard.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import write_results  # noqa: E402  (the one bench runner)
 
 
 def engine(store: Path, market, champion):
@@ -107,10 +107,9 @@ def main(quick: bool = False) -> dict:
         "scorecard_ms": scorecard_ms,
         "scorecard_matured_1W": matured,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scorecard.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_results("scorecard.json", out)
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(main("--quick" in sys.argv), indent=1))
+    main("--quick" in sys.argv)

@@ -34,10 +34,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import build_request, run_load  # noqa: E402
+from run import write_results  # noqa: E402
 
 from serving.auth import API_KEY_ENV  # noqa: E402
 from serving.state import SOURCE_ENV  # noqa: E402
@@ -466,9 +466,7 @@ def one_case(name: str, case, after=None, header: dict | None = None, finish=Non
             stop_server(proc)
         figures.update(after(store) if after else {})
     figures.update(finish(figures) if finish else {})
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    write_results(f"{name}.json", figures)
     return 0
 
 

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "us_daily"
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ROOT, SHARED, write_results  # (the one bench runner)
+
 CLI = Path(sys.executable).parent / "sector-heatmap"
 
 
@@ -72,9 +72,7 @@ def main() -> int:
     if "error" not in base and "error" not in full:
         figures["all_vs_lgbm_only_wall"] = round(full["wall_s"] / base["wall_s"], 3)
         figures["all_vs_lgbm_only_cpu"] = round(full["cpu_s"] / base["cpu_s"], 3)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_families.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    write_results("train_families.json", figures)
     return 0
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from run import RESULTS, run_phase
+from run import run_phase, write_results
 
 END = "2022-12-30"
 SP500_KNOBS = dict(sectors=11, stocks=46, years=20, seed=11)  # 506 members: the sp500 shape
@@ -172,9 +172,7 @@ def main() -> int:
         "scale_features_under_30s": ours["features_s"] < 30,
         "scale_peak_under_4gb": ours["peak_mb"] < 4096,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "universe.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures, indent=1))
+    write_results("universe.json", figures)
     return 0
 
 

@@ -24,13 +24,15 @@ SCALE_COLUMN = relative_vol(SCALE_WINDOW)
 SESSIONS_PER_YEAR = 252  # the feature is annualised with this
 
 
-def zscore_by_date(x: pd.Series, dates=None) -> pd.Series:
-    """Cross-sectional z-score per date (0 where a date's values are all equal).
+def zscore_by_date(x: pd.Series, dates=None, fill: float | None = 0.0) -> pd.Series:
+    """Cross-sectional z-score per date (`fill` where a date's values are all equal or missing;
+    `fill=None` keeps those NaN, so an average over several z-scores can skip them).
 
     Groups by the index level `date`, or by `dates` (one key per row) when the index has none.
     """
     g = x.groupby(level="date") if dates is None else x.groupby(dates)
-    return ((x - g.transform("mean")) / g.transform("std").replace(0.0, np.nan)).fillna(0.0)
+    z = (x - g.transform("mean")) / g.transform("std").replace(0.0, np.nan)
+    return z if fill is None else z.fillna(fill)
 
 
 def calibrate_slope(z: pd.Series, neutral_label: pd.Series) -> float:

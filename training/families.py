@@ -25,6 +25,7 @@ from features.momentum import HIGH_52W, MOM_12_1, trend
 from features.registry import RANK_SUFFIX
 from features.sectors import SectorPanels
 from features.volatility import daily_log_returns, realised_vol
+from training.calibration import zscore_by_date
 from training.config import TrainConfig
 from training.labels import neutralise
 
@@ -106,13 +107,10 @@ def score_linear(params: dict, X: pd.DataFrame) -> np.ndarray:
 
 
 def score_signals(X: pd.DataFrame, dates) -> np.ndarray:
-    from training.calibration import zscore_by_date
-
     parts = []
     for col, sign in SIGNAL_COLUMNS.items():
         x = pd.Series(X[col].to_numpy(dtype="float64") * sign, index=X.index)
-        g = x.groupby(dates)
-        parts.append(((x - g.transform("mean")) / g.transform("std").replace(0.0, np.nan)).to_numpy())
+        parts.append(zscore_by_date(x, dates, fill=None).to_numpy())
     z = np.nanmean(np.vstack(parts), axis=0)  # a sector missing one signal averages the others
     return zscore_by_date(pd.Series(np.nan_to_num(z), index=X.index), dates).to_numpy()
 

@@ -7,13 +7,19 @@ from pathlib import Path
 import pandas as pd
 
 
-def horizon_figure(horizon: str, series_by_model: dict[str, dict], importance: pd.Series, path: Path) -> Path:
-    """One PNG per horizon with three panels, every model on the same axes."""
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported on first use (slow, needless to most commands)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def horizon_figure(horizon: str, series_by_model: dict[str, dict], importance: pd.Series, path: Path) -> Path:
+    """One PNG per horizon with three panels, every model on the same axes."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(18, 4.8))
     for model, series in series_by_model.items():
         if "rank_ic" in series:
@@ -37,11 +43,7 @@ def horizon_figure(horizon: str, series_by_model: dict[str, dict], importance: p
 
 def calibration_figure(horizon: str, series_by_model: dict[str, dict], path: Path, coverage: float = 0.8) -> Path:
     """Interval coverage per test year and the reliability curve of P(outperform), per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     for model, series in series_by_model.items():
         by_year = series.get("coverage_by_year")

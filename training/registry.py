@@ -32,13 +32,17 @@ STORE_CORRUPT = "store_corrupt"
 MODEL_ARTIFACTS_MISSING = "model_artifacts_missing"
 REFUSED = "refused"
 MODEL_UNAVAILABLE = "model_unavailable"
-STATUS_CODES = (OK, NO_MODEL_STORE, NO_CHAMPION, STORE_CORRUPT, MODEL_ARTIFACTS_MISSING, REFUSED, MODEL_UNAVAILABLE)
 
 log = logging.getLogger("sector_heatmap.training")
 
 
 def status(code: str, message: str) -> str:
     return f"{code}: {message}"
+
+
+# each reached two ways: by load_champion's own checks, or by a load failing (failure_status)
+CORRUPT_STATUS = status(STORE_CORRUPT, "the model store cannot be read")
+FILES_MISSING_STATUS = status(MODEL_ARTIFACTS_MISSING, "the champion's files are missing")
 
 
 def status_code(text: str) -> str:
@@ -63,9 +67,9 @@ def failure_status(exc: BaseException) -> str:
     from training.store import is_db_error
 
     if is_db_error(exc):
-        return status(STORE_CORRUPT, "the model store cannot be read")
+        return CORRUPT_STATUS
     if _files_missing(exc):
-        return status(MODEL_ARTIFACTS_MISSING, "the champion's files are missing")
+        return FILES_MISSING_STATUS
     return status(MODEL_UNAVAILABLE, "the champion could not be loaded")
 
 
@@ -178,7 +182,7 @@ def load_champion(
             exp = store.open_store(store_dir, experiment, create=False)
         except store.StoreCorrupt as exc:
             log.error("model store at %s cannot be read: %s", where, exc, exc_info=exc)
-            return None, status(STORE_CORRUPT, "the model store cannot be read")
+            return None, CORRUPT_STATUS
         if exp is None:
             log.warning("no model store at %s (mlflow.db missing or empty, or no experiment %r)", where, experiment)
             return None, status(NO_MODEL_STORE, "no model store yet (run `make train`)")
@@ -193,7 +197,7 @@ def load_champion(
         files = _local_artifacts(client, name, str(mv.version))
         if files is not None and not (files / "MLmodel").is_file():
             log.error("champion %s v%s: its files are missing at %s (store %s)", name, mv.version, files, where)
-            return None, status(MODEL_ARTIFACTS_MISSING, "the champion's files are missing")
+            return None, FILES_MISSING_STATUS
         # into a temporary copy: given no dst_path, MLflow hands back the store's own folder and writes its
         # `registered_model_meta` file there. The boosters are read into memory, so the copy can go.
         with tempfile.TemporaryDirectory(prefix="sector-heatmap-champion-") as copy:

@@ -90,13 +90,12 @@ def skill_card(metrics: dict, overlap: int) -> dict:
     }
 
 
-def _final_fit(model: str, X: pd.DataFrame, y: pd.Series, ds: MarketDataset, cfg: TrainConfig, clock, watch):
+def _final_fit(model: str, X: pd.DataFrame, y: pd.Series, ds: MarketDataset, cfg: TrainConfig, clock, watch, macro):
     """(booster or None, params) of `model` fitted on every labelled sample row."""
     if model.startswith("lgbm_"):
         return fit_booster(X, y, model.removeprefix("lgbm_"), cfg, clock), {}
     with watch:
-        macro = MacroInputs.of(ds.panels) if model == MACRO else None
-        return None, fit_family(model, X, y, macro, ds.panels.dates[-1], cfg)
+        return None, fit_family(model, X, y, macro if model == MACRO else None, ds.panels.dates[-1], cfg)
 
 
 def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> TrainResult:
@@ -112,11 +111,13 @@ def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> T
     labels = ds.labels(cfg.horizons)
     t_features = time.perf_counter() - t0
     clock, watch = FitClock(), Stopwatch()
+    with watch:  # the macro model's daily inputs: built once a run, shared by every horizon and the final fit
+        macro = MacroInputs.of(p) if MACRO in cfg.families else None
     results, hmodels, boosters = {}, {}, {}
     rows = sample_rows(table, p.dates, cfg.step)
     for name, h in cfg.horizons.items():
         label = labels[f"label_{name}"]
-        wf = run_walk_forward(table, label, p.dates, name, cfg, clock, progress, p, watch)
+        wf = run_walk_forward(table, label, p.dates, name, cfg, clock, progress, p, watch, macro)
         if wf.oos.empty:
             raise DataError(
                 f"not enough history for a walk-forward at {name}: need "
@@ -134,7 +135,7 @@ def train(ds: MarketDataset, cfg: TrainConfig | None = None, progress=None) -> T
         # final model: every labelled sample row; calibration from every out-of-sample fold
         y = label.reindex(rows.index)
         ok = y.notna().to_numpy()
-        booster, params = _final_fit(chosen, rows[ok][wf.feature_names], y[ok], ds, cfg, clock, watch)
+        booster, params = _final_fit(chosen, rows[ok][wf.feature_names], y[ok], ds, cfg, clock, watch, macro)
         oos = wf.oos
         direct = chosen in DIRECT
         slope = 1.0 if direct else calibrate_slope(zscore_by_date(oos[f"score_{chosen}"]), neutralise(oos["label"]))

@@ -103,6 +103,7 @@ def run_walk_forward(
     progress=None,
     panels: SectorPanels | None = None,
     other_clock: Stopwatch | None = None,
+    macro: MacroInputs | None = None,
 ) -> WalkForward:
     h = cfg.horizons[horizon]
     overlap = cfg.overlap(horizon)
@@ -114,7 +115,8 @@ def run_walk_forward(
     folds = walk_forward_folds(dates, h, cfg.first_test_year, cfg.min_train_years, first_usable, cfg.embargo)
     row_dates = rows.index.get_level_values("date")
     models = [m for m in candidates(cfg) if m != MACRO or panels is not None]
-    macro = MacroInputs.of(panels) if MACRO in models and panels is not None else None
+    if macro is None and MACRO in models and panels is not None:  # train() passes the run's, built once
+        macro = MacroInputs.of(panels)
     cal = {m: _Calibration() for m in models}
     watch = other_clock or Stopwatch()
     pieces = []

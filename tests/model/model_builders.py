@@ -21,15 +21,23 @@ MODEL = "lgbm_regression"
 PLANTED = 0.3  # oracle rank IC; 0.15 is too weak to show reliably in ~9 test years (see report)
 
 
+def small_training(**overrides) -> dict:
+    """The small training settings as a config file's `training:` section (the CLI tests write it as YAML)."""
+    base = {
+        "num_boost_round": 60,
+        "objectives": ["regression"],
+        "horizons": {HORIZON: 21},
+        "first_test_year": 2000,
+        "min_train_years": 3,
+        "n_boot": 500,
+    }
+    return {**base, **overrides}
+
+
 def small_config(**overrides) -> TrainConfig:
-    base = dict(
-        num_boost_round=60,
+    base = small_training(
         objectives=("regression",),
         families=(),  # LightGBM only unless a test asks for the other families (tests/model/test_families.py)
-        horizons={HORIZON: 21},
-        first_test_year=2000,
-        min_train_years=3,
-        n_boot=500,
     )
     base.update(overrides)
     return TrainConfig(**base)

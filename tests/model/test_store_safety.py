@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from model_builders import PLANTED, crown_version_1
+from model_builders import PLANTED, crown_version_1, small_training
 
 from features.sources.data_source import DataSource
 from serving.cli import main
@@ -43,14 +43,7 @@ from training.tracking import log_and_register
 SOURCE = "demo:years=6,seed=3"
 EXPERIMENT = "sector-heatmap"
 NAME = registered_name("us_sectors", DataSource.parse(SOURCE))
-SMALL = {
-    "num_boost_round": 30,
-    "objectives": ["regression"],
-    "horizons": {"1M": 21},
-    "first_test_year": 2000,
-    "min_train_years": 3,
-    "n_boot": 200,
-}
+SMALL = small_training(num_boost_round=30, n_boot=200)
 LOGGER = "sector_heatmap.training"
 
 # Runs `sector-heatmap train` (serving.cli.main, the console script's entry point) in a child process,

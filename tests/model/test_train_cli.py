@@ -9,21 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from model_builders import crown_version_1
+from model_builders import crown_version_1, small_training
 
 from features.sources.data_source import DataSource
 from features.sources.demo import default_end
 from serving.cli import main
 
 SOURCE = "demo:years=10,seed=3"
-SMALL_TRAINING = {
-    "num_boost_round": 60,
-    "objectives": ["regression"],
-    "horizons": {"1M": 21},
-    "first_test_year": 2000,
-    "min_train_years": 3,
-    "n_boot": 500,
-}
+SMALL_TRAINING = small_training()
 USER_ERROR = 2
 
 
