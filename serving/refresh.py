@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.calendar import _calendar
+from features.calendar import _calendar, utc
 from serving.status import iso
 
 SESSIONS_AHEAD = 14  # calendar days searched for the next session (the longest market closure is shorter)
@@ -64,11 +64,6 @@ class MarketPhase:
             "opens_at": iso(self.opens_at),
             "closes_at": iso(self.closes_at),
         }
-
-
-def utc(ts) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 @functools.lru_cache(maxsize=8)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import utc
 from features.news.aggregates import SectorNews, record_daily, universe_news
 from features.news.config import NewsConfig
 from features.news.fetch import NewsFetcher, fetch_news, news_tickers
@@ -46,7 +47,7 @@ def refresh_news(
     fetcher: NewsFetcher | None = None,
     scorer: SentimentScorer | None = None,
 ) -> NewsRefresh:
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = pd.Timestamp.now(tz="UTC") if now is None else utc(now)  # a naive `now` is UTC, as elsewhere
     scorer = scorer or default_scorer()
     got = fetch_news(news_tickers(universe, cfg.holdings, cfg.members_max), fetcher, cfg.fetch_deadline_s)
     result = NewsRefresh(failed=dict(got.failed), at=now)

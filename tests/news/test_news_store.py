@@ -176,6 +176,8 @@ def test_refresh_fetches_scores_stores_and_records(tmp_path):
     assert r.news["XLE"].headlines == 0 and len(s.daily("us_sectors")) == 11
     again = refresh_news(s, uni, cfg, now=NOW + H, fetcher=lambda t: feeds.get(t, []))
     assert again.new == 0 and s.count() == 2  # the same items again: nothing new
+    naive = refresh_news(s, uni, cfg, now=(NOW + 2 * H).tz_localize(None), fetcher=lambda t: feeds.get(t, []))
+    assert naive.at == NOW + 2 * H and naive.fetched == 2  # a naive `now` is read as UTC, like every other clock
     assert due(None, NOW, cfg) and not due(NOW, NOW + H / 2, cfg) and due(NOW, NOW + H, cfg)
 
 
